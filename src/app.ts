@@ -1,0 +1,129 @@
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import type { Config } from './config.ts';
+import { HttpError } from './lib/errors.ts';
+import helmet, { helmetOptions } from './plugins/external/helmet.ts';
+import session from './plugins/external/session.ts';
+import statics from './plugins/external/static.ts';
+import swagger from './plugins/external/swagger.ts';
+import view, { viewOptions } from './plugins/external/view.ts';
+import auth, { isApiPath } from './plugins/app/auth.ts';
+import boss from './plugins/app/boss.ts';
+import htmx from './plugins/app/htmx.ts';
+import orm from './plugins/app/orm.ts';
+import services from './plugins/app/services.ts';
+import viewLocals from './plugins/app/view-locals.ts';
+import { SecretsService } from './modules/system/secrets.service.ts';
+import healthRoutes from './modules/system/health.routes.ts';
+import authRoutes from './modules/users/auth.routes.ts';
+import usersRoutes from './modules/users/users.routes.ts';
+import accountRoutes from './modules/users/account.routes.ts';
+import apiTokensRoutes from './modules/api-tokens/api-tokens.routes.ts';
+import projectsRoutes from './modules/projects/projects.routes.ts';
+import membersRoutes from './modules/members/members.routes.ts';
+import apiRoutes from './modules/system/api.routes.ts';
+
+export interface AppOptions {
+  config: Config;
+  databaseUrl: string;
+}
+
+/** The Fastify server options, shared by `npm start` and the tests. */
+export function serverOptions(config: Config): FastifyServerOptions {
+  return {
+    logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: 2 * 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: true } },
+  };
+}
+
+/** Builds the whole application exactly as `npm start` runs it. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const fastify = Fastify(serverOptions(options.config));
+  await fastify.register(app, options);
+  return fastify;
+}
+
+export default async function app(fastify: FastifyInstance, opts: AppOptions) {
+  const { config } = opts;
+  await fastify.register(orm, { databaseUrl: opts.databaseUrl });
+  await fastify.register(boss, { databaseUrl: opts.databaseUrl });
+  await fastify.register(services);
+
+  const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
+  await fastify.register(helmet, helmetOptions);
+  await fastify.register(formbody);
+  await fastify.register(rateLimit, { global: false });
+  await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://') });
+  await fastify.register(view, viewOptions);
+  await fastify.register(statics);
+  await fastify.register(swagger);
+  await fastify.register(htmx);
+  await fastify.register(auth);
+  await fastify.register(viewLocals);
+
+  // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no cookies)
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.isApi) return done();
+    fastify.csrfProtection(request, reply, done);
+  });
+
+  await fastify.register(healthRoutes);
+  await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
+  await fastify.register(usersRoutes);
+  await fastify.register(accountRoutes);
+  await fastify.register(apiTokensRoutes);
+  await fastify.register(projectsRoutes);
+  await fastify.register(membersRoutes);
+  await fastify.register(apiRoutes, { prefix: '/api/v1' });
+
+  fastify.setErrorHandler(async (error: FastifyError | HttpError, request, reply) => {
+    const api = isApiPath(request.url);
+    let status = error.statusCode ?? 500;
+    let code = error instanceof HttpError ? error.code : 'error';
+    let message = error.message;
+    let details: unknown = error instanceof HttpError ? error.details : undefined;
+
+    if ('validation' in error && error.validation) {
+      status = 422;
+      code = 'validation_failed';
+      message = 'The request is not valid';
+      details = error.validation.map((v) => ({ path: v.instancePath || (v.params as { missingProperty?: string })?.missingProperty || '', message: v.message }));
+    } else if (status === 403 && String((error as FastifyError).code ?? '').startsWith('FST_CSRF')) {
+      code = 'csrf';
+      message = 'This form has expired. Reload the page and try again.';
+    } else if (status === 413) {
+      code = 'too_large';
+      message = 'The request is too large';
+    } else if (status === 429) {
+      code = 'rate_limited';
+    } else if (status >= 500 || status < 400) {
+      request.log.error({ err: error }, 'request failed');
+      status = 500;
+      code = 'internal';
+      message = 'Something went wrong on our side. The error has been logged.';
+      details = undefined;
+    } else if (!(error instanceof HttpError)) {
+      code = (error as FastifyError).code?.toLowerCase() ?? 'bad_request';
+    }
+
+    if (api) return reply.code(status).send({ error: code, message, ...(details !== undefined ? { details } : {}) });
+    if (status === 401 && request.method === 'GET') {
+      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`);
+    }
+    if (status === 401) return reply.redirect('/login', 303);
+    try {
+      return await reply.render('errors/error', { status, message, title: status === 404 ? 'Not found' : 'Error' }, status);
+    } catch (renderError) {
+      request.log.error({ err: renderError }, 'error page failed to render');
+      return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal error' : message);
+    }
+  });
+
+  fastify.setNotFoundHandler(async (request, reply) => {
+    if (isApiPath(request.url)) return reply.code(404).send({ error: 'not_found', message: 'No such resource' });
+    return reply.render('errors/error', { status: 404, message: 'There is nothing at this address.', title: 'Not found' }, 404);
+  });
+}

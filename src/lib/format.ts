@@ -1,0 +1,35 @@
+/** Small formatters shared by the templates. */
+
+const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+const number = new Intl.NumberFormat('en-US');
+
+export function date(value: Date | string | null | undefined): string {
+  if (!value) return '—';
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? '—' : `${dateTime.format(d)} UTC`;
+}
+
+export function isoDate(value: Date | string | null | undefined): string {
+  if (!value) return '';
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+export function count(value: number | null | undefined): string {
+  return value == null ? '—' : number.format(value);
+}
+
+/** "N/A" for system actions, as SPEC §3 asks. */
+export function actor(user: { name: string } | null | undefined): string {
+  return user ? user.name : 'N/A';
+}
+
+export function humanize(value: string | null | undefined): string {
+  if (!value) return '—';
+  const text = value.replace(/_/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${number.format(n)} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,66 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { notFound, unprocessable } from '../../lib/errors.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { Stage } from '../stages/stage.entity.ts';
+import { User, type IUser } from '../users/user.entity.ts';
+import { normalizeEmail } from '../users/user.repository.ts';
+import { ProjectMember, type IProjectMember, type ProjectRole } from './project-member.entity.ts';
+
+export interface MemberInput {
+  role: ProjectRole;
+  /** Stages the member may work in; empty = all stages. */
+  stageIds: number[];
+}
+
+export class MembersService {
+  constructor(private readonly em: EntityManager) {}
+
+  list(access: ProjectAccess): Promise<IProjectMember[]> {
+    return this.em.find(ProjectMember, { project: access.project }, { populate: ['user', 'stages'], orderBy: { user: { name: 'asc' }, id: 'asc' } });
+  }
+
+  /** Active users who are not members yet (for the add-member form). */
+  async candidates(access: ProjectAccess): Promise<IUser[]> {
+    const members = await this.em.find(ProjectMember, { project: access.project }, { fields: ['user'] });
+    const ids = members.map((m) => m.user.id);
+    return this.em.find(User, { active: true, ...(ids.length ? { id: { $nin: ids } } : {}) }, { orderBy: { name: 'asc' } });
+  }
+
+  async add(access: ProjectAccess, email: string, input: MemberInput): Promise<IProjectMember> {
+    const user = await this.em.findOne(User, { email: normalizeEmail(email), active: true });
+    if (!user) throw unprocessable('No active user has this email', { email: 'No active user has this email' });
+    if (await this.em.findOne(ProjectMember, { project: access.project, user })) {
+      throw unprocessable('This user is already a member', { email: 'This user is already a member' });
+    }
+    const member = this.em.create(ProjectMember, { project: access.project, user, role: input.role });
+    await this.setStages(access, member, input.stageIds);
+    await this.em.flush();
+    return member;
+  }
+
+  async update(access: ProjectAccess, memberId: number, input: MemberInput): Promise<IProjectMember> {
+    const member = await this.get(access, memberId);
+    member.role = input.role;
+    await this.setStages(access, member, input.stageIds);
+    await this.em.flush();
+    return member;
+  }
+
+  async remove(access: ProjectAccess, memberId: number): Promise<void> {
+    const member = await this.get(access, memberId);
+    this.em.remove(member);
+    await this.em.flush();
+  }
+
+  private async get(access: ProjectAccess, memberId: number): Promise<IProjectMember> {
+    const member = await this.em.findOne(ProjectMember, { id: memberId, project: access.project }, { populate: ['stages', 'user'] });
+    if (!member) throw notFound('No such member');
+    return member;
+  }
+
+  private async setStages(access: ProjectAccess, member: IProjectMember, stageIds: number[]): Promise<void> {
+    const stages = stageIds.length ? await this.em.find(Stage, { id: { $in: stageIds }, project: access.project }) : [];
+    if (stages.length !== new Set(stageIds).size) throw unprocessable('Unknown stage', { stageIds: 'Unknown stage' });
+    member.stages.set(stages);
+  }
+}

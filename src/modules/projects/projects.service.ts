@@ -1,0 +1,168 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { notFound, unprocessable } from '../../lib/errors.ts';
+import { ProjectMember, type ProjectRole } from '../members/project-member.entity.ts';
+import { Stage, type IStage } from '../stages/stage.entity.ts';
+import { Task } from '../tasks/task.entity.ts';
+import { Assignment } from '../assignments/assignment.entity.ts';
+import type { IUser } from '../users/user.entity.ts';
+import { ProjectAccess } from './project-access.ts';
+import { Project, type InputField, type IProject, type OutputField } from './project.entity.ts';
+
+export interface ProjectSummary {
+  project: IProject;
+  role: ProjectRole;
+  memberCount: number;
+  stageNames: string[];
+}
+
+export interface ProjectSettingsInput {
+  name: string;
+  slug: string;
+  description?: string;
+  instructionsUrl?: string;
+  autoAssign: boolean;
+  queueSize: number;
+  reservationMinutes: number;
+  autoArchiveAfterDays?: number;
+  /** review percentages by stage id */
+  reviewPercents: Record<number, number>;
+}
+
+export const GROUND_TRUTH = 'Ground Truth';
+
+export function slugify(name: string): string {
+  return (
+    name
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 60) || 'project'
+  );
+}
+
+export class ProjectsService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** The project as the user may see it, or 404 (also when the role is too low: no IDOR, no hints). */
+  async access(user: IUser, projectId: number, needed: ProjectRole = 'member'): Promise<ProjectAccess> {
+    if (!Number.isSafeInteger(projectId) || projectId <= 0) throw notFound('No such project');
+    const project = await this.em.findOne(Project, { id: projectId });
+    if (!project) throw notFound('No such project');
+    const membership = await this.em.findOne(ProjectMember, { project, user: user.id }, { populate: ['stages'] });
+    if (!membership && !user.isAdmin) throw notFound('No such project');
+    const access = new ProjectAccess(project, user.isAdmin ? 'admin' : membership!.role, membership);
+    if (!access.atLeast(needed)) throw notFound('No such project');
+    return access;
+  }
+
+  async listFor(user: IUser): Promise<ProjectSummary[]> {
+    const memberships = await this.em.find(ProjectMember, { user: user.id }, { populate: ['project'] });
+    const roles = new Map(memberships.map((m) => [m.project.id, m.role]));
+    const projects = user.isAdmin
+      ? await this.em.find(Project, {}, { orderBy: { name: 'asc', id: 'asc' } })
+      : memberships.map((m) => m.project as IProject).sort((a, b) => a.name.localeCompare(b.name));
+    if (projects.length === 0) return [];
+    const ids = projects.map((p) => p.id);
+    const stages = await this.em.find(Stage, { project: { $in: ids } }, { orderBy: { position: 'asc' } });
+    const counts: { project_id: string; n: string }[] = await this.em
+      .getConnection()
+      .execute('select project_id, count(*) as n from project_members where project_id = any(?) group by project_id', [ids]);
+    const memberCount = new Map(counts.map((c) => [Number(c.project_id), Number(c.n)]));
+    return projects.map((project) => ({
+      project,
+      role: user.isAdmin ? 'admin' : roles.get(project.id)!,
+      memberCount: memberCount.get(project.id) ?? 0,
+      stageNames: stages.filter((s) => s.project.id === project.id).map((s) => s.name),
+    }));
+  }
+
+  /** Creates the project with Label → Review_1..n → Ground Truth and its creator as admin. */
+  async create(user: IUser, input: { name: string; description?: string; reviewStages: number }): Promise<IProject> {
+    return this.em.transactional(async (em) => {
+      const project = em.create(Project, {
+        name: input.name,
+        slug: await this.uniqueSlug(em, slugify(input.name)),
+        description: input.description ?? '',
+        createdBy: user.id,
+      });
+      const names = ['Label', ...Array.from({ length: input.reviewStages }, (_, i) => `Review_${i + 1}`), GROUND_TRUTH];
+      names.forEach((name, position) => {
+        const kind = position === 0 ? 'label' : name === GROUND_TRUTH ? 'ground_truth' : 'review';
+        em.create(Stage, { project, name, kind, position, reviewPercent: 100 });
+      });
+      em.create(ProjectMember, { project, user: user.id, role: 'admin' });
+      await em.flush();
+      return project;
+    });
+  }
+
+  stages(project: IProject): Promise<IStage[]> {
+    return this.em.find(Stage, { project }, { orderBy: { position: 'asc' } });
+  }
+
+  async updateSettings(access: ProjectAccess, input: ProjectSettingsInput): Promise<void> {
+    const project = access.project;
+    const slug = slugify(input.slug);
+    const clash = await this.em.findOne(Project, { slug, id: { $ne: project.id } });
+    if (clash) throw unprocessable('This slug is taken by another project', { slug: 'This slug is taken by another project' });
+    Object.assign(project, {
+      name: input.name,
+      slug,
+      description: input.description ?? '',
+      instructionsUrl: input.instructionsUrl || null,
+      autoAssign: input.autoAssign,
+      queueSize: input.queueSize,
+      reservationMinutes: input.reservationMinutes,
+      autoArchiveAfterDays: input.autoArchiveAfterDays ?? null,
+    });
+    for (const stage of await this.stages(project)) {
+      const percent = input.reviewPercents[stage.id];
+      if (stage.kind === 'review' && percent !== undefined) stage.reviewPercent = percent;
+    }
+    await this.em.flush();
+  }
+
+  /** Appends Review_<n+1> just before Ground Truth. */
+  async addReviewStage(access: ProjectAccess): Promise<IStage> {
+    return this.em.transactional(async (em) => {
+      const stages = await em.find(Stage, { project: access.project }, { orderBy: { position: 'asc' } });
+      const reviews = stages.filter((s) => s.kind === 'review');
+      const groundTruth = stages.find((s) => s.kind === 'ground_truth')!;
+      const number = reviews.reduce((max, s) => Math.max(max, Number(s.name.split('_')[1]) || 0), 0) + 1;
+      const position = groundTruth.position;
+      groundTruth.position = position + 1; // the position constraint is deferred to commit
+      const stage = em.create(Stage, { project: access.project, name: `Review_${number}`, kind: 'review', position, reviewPercent: 100 });
+      await em.flush();
+      return stage;
+    });
+  }
+
+  /** Removes a review stage no task has ever been in; otherwise it can only be disabled (0 %). */
+  async removeReviewStage(access: ProjectAccess, stageId: number): Promise<void> {
+    await this.em.transactional(async (em) => {
+      const stage = await em.findOne(Stage, { id: stageId, project: access.project });
+      if (!stage || stage.kind !== 'review') throw notFound('No such review stage');
+      const used = (await em.count(Task, { stage })) + (await em.count(Assignment, { stage }));
+      if (used > 0) throw unprocessable(`${stage.name} has had tasks: set its review percentage to 0 to disable it instead`);
+      const later = await em.find(Stage, { project: access.project, position: { $gt: stage.position } });
+      em.remove(stage);
+      for (const s of later) s.position -= 1;
+      await em.flush();
+    });
+  }
+
+  async updateSchemas(access: ProjectAccess, inputSchema: InputField[], outputSchema: OutputField[]): Promise<void> {
+    access.project.inputSchema = inputSchema;
+    access.project.outputSchema = outputSchema;
+    await this.em.flush();
+  }
+
+  private async uniqueSlug(em: EntityManager, base: string): Promise<string> {
+    for (let n = 1; ; n++) {
+      const slug = n === 1 ? base : `${base}-${n}`;
+      if (!(await em.findOne(Project, { slug }))) return slug;
+    }
+  }
+}

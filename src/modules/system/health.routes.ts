@@ -1,0 +1,20 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+
+export default async function healthRoutes(fastify: FastifyInstance) {
+  const Health = Type.Object({ status: Type.String() });
+
+  /** The process is up. */
+  fastify.get('/healthz', { schema: { response: { 200: Health } } }, async () => ({ status: 'ok' }));
+
+  /** The database answers. */
+  fastify.get('/readyz', { schema: { response: { 200: Health, 503: Health } } }, async (request, reply) => {
+    try {
+      await request.em.getConnection().execute('select 1');
+      return { status: 'ok' };
+    } catch (err) {
+      request.log.warn({ err }, 'database not ready');
+      return reply.code(503).send({ status: 'database unavailable' });
+    }
+  });
+}

@@ -1,0 +1,24 @@
+import helmet from '@fastify/helmet';
+
+/** Only same-origin scripts and styles. Task images may come from any http(s) host: the browser loads them, never the server. */
+export const helmetOptions = {
+  contentSecurityPolicy: {
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", 'data:', 'https:', 'http:'],
+      connectSrc: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      upgradeInsecureRequests: null,
+    },
+  },
+  // no HSTS by default: on-prem installs often serve plain HTTP inside a private network
+  hsts: false,
+  crossOriginEmbedderPolicy: false,
+};
+
+export default helmet;
