@@ -1,4 +1,5 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fp from 'fastify-plugin';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from './config.ts';
@@ -42,43 +43,14 @@ export function serverOptions(config: Config): FastifyServerOptions {
 /** Builds the whole application exactly as `npm start` runs it. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const fastify = Fastify(serverOptions(options.config));
-  await fastify.register(app, options);
+  // fp: the app's decorators (orm, boss) stay visible on the returned instance
+  await fastify.register(fp(app), options);
   return fastify;
 }
 
 export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   const { config } = opts;
-  await fastify.register(orm, { databaseUrl: opts.databaseUrl });
-  await fastify.register(boss, { databaseUrl: opts.databaseUrl });
-  await fastify.register(services);
-
-  const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
-  await fastify.register(helmet, helmetOptions);
-  await fastify.register(formbody);
-  await fastify.register(rateLimit, { global: false });
-  await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://') });
-  await fastify.register(view, viewOptions);
-  await fastify.register(statics);
-  await fastify.register(swagger);
-  await fastify.register(htmx);
-  await fastify.register(auth);
-  await fastify.register(viewLocals);
-
-  // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no cookies)
-  fastify.addHook('preHandler', (request, reply, done) => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.isApi) return done();
-    fastify.csrfProtection(request, reply, done);
-  });
-
-  await fastify.register(healthRoutes);
-  await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
-  await fastify.register(usersRoutes);
-  await fastify.register(accountRoutes);
-  await fastify.register(apiTokensRoutes);
-  await fastify.register(projectsRoutes);
-  await fastify.register(membersRoutes);
-  await fastify.register(apiRoutes, { prefix: '/api/v1' });
-
+  // set before any route plugin registers: child contexts keep the handler they were created with
   fastify.setErrorHandler(async (error: FastifyError | HttpError, request, reply) => {
     const api = isApiPath(request.url);
     let status = error.statusCode ?? 500;
@@ -126,4 +98,36 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
     if (isApiPath(request.url)) return reply.code(404).send({ error: 'not_found', message: 'No such resource' });
     return reply.render('errors/error', { status: 404, message: 'There is nothing at this address.', title: 'Not found' }, 404);
   });
+
+  await fastify.register(orm, { databaseUrl: opts.databaseUrl });
+  await fastify.register(boss, { databaseUrl: opts.databaseUrl });
+  await fastify.register(services);
+
+  const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
+  await fastify.register(helmet, helmetOptions);
+  await fastify.register(formbody);
+  await fastify.register(rateLimit, { global: false });
+  await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://') });
+  await fastify.register(view, viewOptions);
+  await fastify.register(statics);
+  await fastify.register(swagger);
+  await fastify.register(htmx);
+  await fastify.register(auth);
+  await fastify.register(viewLocals);
+
+  // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no cookies)
+  fastify.addHook('preHandler', (request, reply, done) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.isApi) return done();
+    fastify.csrfProtection(request, reply, done);
+  });
+
+  await fastify.register(healthRoutes);
+  await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
+  await fastify.register(usersRoutes);
+  await fastify.register(accountRoutes);
+  await fastify.register(apiTokensRoutes);
+  await fastify.register(projectsRoutes);
+  await fastify.register(membersRoutes);
+  await fastify.register(apiRoutes, { prefix: '/api/v1' });
+
 }

@@ -17,7 +17,7 @@ export class UsersService {
   async createFirstAdmin(input: { email: string; name: string; password: string }): Promise<IUser> {
     return this.em.transactional(async (em) => {
       // serialise concurrent setup submissions
-      await em.getConnection().execute('lock table users in exclusive mode');
+      await em.execute('lock table users in exclusive mode');
       if (await new UserRepository(em).any()) throw conflict('Tasklane is already set up');
       const user = em.create(User, {
         email: normalizeEmail(input.email),

@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import request from 'supertest';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { ensureDatabase } from '../../src/db/embedded-postgres.ts';
+import { createServices } from '../../src/plugins/app/services.ts';
+
+export interface TestApp {
+  app: FastifyInstance;
+  databaseUrl: string;
+  /** Services on a fresh EntityManager, for arranging data directly. */
+  services(): ReturnType<typeof createServices>;
+  sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/** A database of its own (cloned from the migrated template) and the app built as `npm start` builds it. */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const adminUrl = inject('pgAdminUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  await ensureDatabase(adminUrl, name, 'tasklane_template');
+  const databaseUrl = adminUrl.replace(/\/postgres$/, `/${name}`);
+  const config: Config = loadConfig({ LOG_LEVEL: 'silent', SESSION_SECRET: 'test-secret-test-secret-test-secret-42', LOGIN_RATE_LIMIT: '1000', ...env });
+  const app = await buildApp({ config, databaseUrl });
+  await app.ready();
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  return {
+    app,
+    databaseUrl,
+    services: () => createServices(app.orm.em.fork()),
+    sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
+    close: async () => {
+      await pool.end();
+      await app.close();
+    },
+  };
+}
+
+/** The CSRF token of a page (from its hidden `_csrf` field). */
+export function csrfFrom(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!match) throw new Error('no CSRF token on the page');
+  return match[1];
+}
+
+export type Agent = ReturnType<typeof request.agent>;
+
+/** A browser-like client: keeps cookies, reads CSRF tokens from pages. */
+export function agent(app: FastifyInstance): Agent {
+  return request.agent(app.server);
+}
+
+/** GETs `pagePath` for a CSRF token, then submits the form to `action`. */
+export async function submitForm(client: Agent, pagePath: string, action: string, fields: Record<string, string | string[]>) {
+  const page = await client.get(pagePath);
+  const token = csrfFrom(page.text);
+  return client.post(action).type('form').send({ ...fields, _csrf: token });
+}
+
+export async function createAdmin(t: TestApp, email = 'admin@example.org', password = 'correct horse battery') {
+  return (await t.services().users.createFirstAdmin({ email, name: 'Ada Admin', password })) ;
+}
+
+export async function createUser(t: TestApp, email: string, password = 'correct horse battery', isAdmin = false) {
+  return (await t.services().users.create({ email, name: email.split('@')[0], password, isAdmin })).user;
+}
+
+export async function loggedIn(t: TestApp, email: string, password = 'correct horse battery'): Promise<Agent> {
+  const client = agent(t.app);
+  const res = await submitForm(client, '/login', '/login', { email, password });
+  if (res.status !== 303) throw new Error(`login failed for ${email}: ${res.status}`);
+  return client;
+}
