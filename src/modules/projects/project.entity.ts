@@ -34,7 +34,7 @@ export const Project = defineEntity({
     outputSchema: p.json<OutputField[]>().onCreate(() => []),
     webhookUrl: p.text().nullable(),
     webhookSecret: p.text().nullable().hidden(),
-    webhookAllowedHosts: p.array().columnType('text[]').onCreate(() => ({})),
+    webhookAllowedHosts: p.array().columnType('text[]').onCreate(() => []),
     createdBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),

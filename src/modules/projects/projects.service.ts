@@ -1,9 +1,10 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import { ProjectMember, type ProjectRole } from '../members/project-member.entity.ts';
 import { Stage, type IStage } from '../stages/stage.entity.ts';
 import { Task } from '../tasks/task.entity.ts';
 import { Assignment } from '../assignments/assignment.entity.ts';
+import { AnswerSet } from '../answers/answer-set.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { ProjectAccess } from './project-access.ts';
 import { Project, type InputField, type IProject, type OutputField } from './project.entity.ts';
@@ -29,6 +30,7 @@ export interface ProjectSettingsInput {
 }
 
 export const GROUND_TRUTH = 'Ground Truth';
+export const MAX_REVIEW_STAGES = 10;
 
 export function slugify(name: string): string {
   return (
@@ -66,10 +68,9 @@ export class ProjectsService {
     if (projects.length === 0) return [];
     const ids = projects.map((p) => p.id);
     const stages = await this.em.find(Stage, { project: { $in: ids } }, { orderBy: { position: 'asc' } });
-    const counts: { project_id: string; n: string }[] = await this.em
-      .getConnection()
-      .execute('select project_id, count(*) as n from project_members where project_id = any(?) group by project_id', [ids]);
-    const memberCount = new Map(counts.map((c) => [Number(c.project_id), Number(c.n)]));
+    const members = await this.em.find(ProjectMember, { project: { $in: ids } }, { fields: ['project'] });
+    const memberCount = new Map<number, number>();
+    for (const m of members) memberCount.set(m.project.id, (memberCount.get(m.project.id) ?? 0) + 1);
     return projects.map((project) => ({
       project,
       role: user.isAdmin ? 'admin' : roles.get(project.id)!,
@@ -105,8 +106,8 @@ export class ProjectsService {
   async updateSettings(access: ProjectAccess, input: ProjectSettingsInput): Promise<void> {
     const project = access.project;
     const slug = slugify(input.slug);
-    const clash = await this.em.findOne(Project, { slug, id: { $ne: project.id } });
-    if (clash) throw unprocessable('This slug is taken by another project', { slug: 'This slug is taken by another project' });
+    const taken = () => unprocessable('This slug is taken by another project', { slug: 'This slug is taken by another project' });
+    if (await this.em.findOne(Project, { slug, id: { $ne: project.id } })) throw taken();
     Object.assign(project, {
       name: input.name,
       slug,
@@ -121,14 +122,23 @@ export class ProjectsService {
       const percent = input.reviewPercents[stage.id];
       if (stage.kind === 'review' && percent !== undefined) stage.reviewPercent = percent;
     }
-    await this.em.flush();
+    try {
+      await this.em.flush();
+    } catch (err) {
+      // a concurrent save took the slug between the check and the write
+      if (err instanceof UniqueConstraintViolationException) throw taken();
+      throw err;
+    }
   }
 
   /** Appends Review_<n+1> just before Ground Truth. */
   async addReviewStage(access: ProjectAccess): Promise<IStage> {
     return this.em.transactional(async (em) => {
+      // stage changes of one project run one at a time
+      await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const stages = await em.find(Stage, { project: access.project }, { orderBy: { position: 'asc' } });
       const reviews = stages.filter((s) => s.kind === 'review');
+      if (reviews.length >= MAX_REVIEW_STAGES) throw unprocessable(`A project has at most ${MAX_REVIEW_STAGES} review stages.`);
       const groundTruth = stages.find((s) => s.kind === 'ground_truth')!;
       const number = reviews.reduce((max, s) => Math.max(max, Number(s.name.split('_')[1]) || 0), 0) + 1;
       const position = groundTruth.position;
@@ -139,17 +149,33 @@ export class ProjectsService {
     });
   }
 
-  /** Removes a review stage no task has ever been in; otherwise it can only be disabled (0 %). */
-  async removeReviewStage(access: ProjectAccess, stageId: number): Promise<void> {
-    await this.em.transactional(async (em) => {
+  /**
+   * Removes a review stage no task has ever been in; otherwise it can only be disabled (0 %).
+   * Members whose stage access is only this stage would silently gain every stage: refused too.
+   */
+  async removeReviewStage(access: ProjectAccess, stageId: number): Promise<IStage> {
+    return this.em.transactional(async (em) => {
+      await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const stage = await em.findOne(Stage, { id: stageId, project: access.project });
       if (!stage || stage.kind !== 'review') throw notFound('No such review stage');
-      const used = (await em.count(Task, { stage })) + (await em.count(Assignment, { stage }));
-      if (used > 0) throw unprocessable(`${stage.name} has had tasks: set its review percentage to 0 to disable it instead`);
+      const used = (await em.count(Task, { stage })) + (await em.count(Assignment, { stage })) + (await em.count(AnswerSet, { stage }));
+      if (used > 0) {
+        throw unprocessable(`${stage.name} cannot be removed because tasks have been in it. Set its review percentage to 0 to disable it instead.`);
+      }
+      const [{ n }] = await em.getConnection().execute<{ n: string }[]>(
+        `select count(*) as n from project_member_stages pms
+          where pms.stage_id = ?
+            and not exists (select 1 from project_member_stages o where o.project_member_id = pms.project_member_id and o.stage_id <> pms.stage_id)`,
+        [stage.id],
+      );
+      if (Number(n) > 0) {
+        throw unprocessable(`${stage.name} cannot be removed while members may work only in it. Change their stage access on the Members page first.`);
+      }
       const later = await em.find(Stage, { project: access.project, position: { $gt: stage.position } });
       em.remove(stage);
       for (const s of later) s.position -= 1;
       await em.flush();
+      return stage;
     });
   }
 

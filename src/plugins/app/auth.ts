@@ -37,7 +37,7 @@ export function isApiPath(url: string): boolean {
 }
 
 /** Sign-up is closed: until the first admin exists every page leads to /setup. */
-const SETUP_FREE = /^\/(setup|healthz|readyz|static|vendor|favicon)/;
+const SETUP_FREE = /^\/(setup|healthz|readyz|static|vendor|favicon|api\/docs)/;
 
 export default fp(
   async function auth(fastify) {

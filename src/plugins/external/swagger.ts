@@ -17,7 +17,13 @@ export default fp(
       },
       hideUntagged: true,
     });
-    await fastify.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true, uiConfig: { docExpansion: 'list' } });
+    await fastify.register(swaggerUi, {
+      routePrefix: '/api/docs',
+      staticCSP: true,
+      // on-prem installs often run plain HTTP: never force https sub-requests
+      transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
+      uiConfig: { docExpansion: 'list', validatorUrl: null },
+    });
   },
   { name: 'openapi' },
 );
