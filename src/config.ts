@@ -11,7 +11,7 @@ const ConfigSchema = Type.Object({
   DATA_DIR: Type.String({ default: '.data' }),
   /** Secret for session cookies; generated and stored in the database on first run when absent. */
   SESSION_SECRET: Type.Optional(Type.String({ minLength: 32 })),
-  /** Set to false only when serving plain HTTP on a trusted network (default: cookies are Secure when PUBLIC_URL is https). */
+  /** The address users open; an https:// URL makes session cookies Secure. */
   PUBLIC_URL: Type.Optional(Type.String()),
   TRUST_PROXY: Type.Boolean({ default: false }),
   LOG_LEVEL: Type.Union(
@@ -20,10 +20,6 @@ const ConfigSchema = Type.Object({
   ),
   /** Failed login attempts allowed per client address and minute. */
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
-  /** Largest accepted upload, in bytes (default 1 GiB). */
-  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
-  /** Start background job workers in this process. */
-  RUN_WORKERS: Type.Boolean({ default: true }),
 });
 
 export type Config = Static<typeof ConfigSchema>;
