@@ -30,7 +30,7 @@ export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {})
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
-    migrations: { migrationsList, transactional: true, allOrNothing: true },
+    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true },
     pool: { min: 0, max: 10 },
     // entity data is validated at the edges (TypeBox); the database enforces the rest
     forceUtcTimezone: true,
