@@ -8,7 +8,8 @@ describe('task filter', () => {
     expect(errors).toEqual({});
     const qs = canonicalQuery(filter);
     expect(qs).toBe('batch=b-1&batch_match=exact&created_from=2026-01-31&dir=asc&held=no&page=3&pmax=10&pmin=-5&q=frame-00&size=100&smin=0.25&sort=priority&stage=3&state=new&state=rejected');
-    const again = parseTaskFilter(Object.fromEntries(new URLSearchParams(qs).entries().reduce((m, [k, v]) => m.set(k, [...(m.get(k) ?? []), v]), new Map<string, string[]>())));
+    const params = new URLSearchParams(qs);
+    const again = parseTaskFilter(Object.fromEntries([...new Set(params.keys())].map((k) => [k, params.getAll(k)])));
     expect(again.filter).toEqual(filter);
     expect(canonicalQuery(parseTaskFilter({ sort: 'submitted', dir: 'desc', page: '1', size: '50', unknown: 'x' }).filter)).toBe('');
   });

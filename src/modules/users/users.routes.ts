@@ -1,3 +1,141 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError } from '../../lib/errors.ts';
+import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import type { IUser } from './user.entity.ts';
+import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
 
-export default async function routes(_fastify: FastifyInstance) {}
+const FormBody = Type.Record(Type.String(), Type.Unknown());
+const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
+
+/** What an admin sees right after an invite link was issued: shown on this one page, never again. */
+interface InviteNotice {
+  url: string;
+  expiresAt: Date | null;
+}
+
+/** The absolute link for an invite, for the admin to copy and send. */
+function inviteNotice(request: FastifyRequest, user: IUser, token: string): InviteNotice {
+  return { url: `${request.protocol}://${request.host}/invite/${token}`, expiresAt: user.inviteExpiresAt ?? null };
+}
+
+/** A 422 from the service becomes field errors when it names fields, else a message on the page. */
+function formFailure(err: unknown): { errors: FieldErrors; pageError?: string } | null {
+  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+  const details = err.details;
+  if (details && typeof details === 'object' && !Array.isArray(details)) return { errors: details as FieldErrors };
+  return { errors: {}, pageError: err.message };
+}
+
+/** A change to your own password or status bumps your session version: keep this browser signed in. */
+function keepSignedIn(request: FastifyRequest, actor: IUser, target: IUser) {
+  if (actor.id === target.id) request.session.set('sv', target.sessionVersion);
+}
+
+function renderEdit(reply: FastifyReply, target: IUser, data: Record<string, unknown> = {}, status = 200) {
+  return reply.render(
+    'admin/user',
+    { title: target.name, target, values: { name: target.name, isAdmin: target.isAdmin }, ...data },
+    status,
+  );
+}
+
+/** Instance administration of user accounts. Everything here answers 404 to non-admins. */
+export default async function usersRoutes(fastify: FastifyInstance) {
+  fastify.get('/admin/users', async (request, reply) => {
+    request.requireInstanceAdmin();
+    const users = await request.services.users.users.list();
+    return reply.render('admin/users', { title: 'Users', users, now: new Date() });
+  });
+
+  fastify.get('/admin/users/new', async (request, reply) => {
+    request.requireInstanceAdmin();
+    return reply.render('admin/new-user', { title: 'New user' });
+  });
+
+  fastify.post('/admin/users', { schema: { body: FormBody } }, async (request, reply) => {
+    request.requireInstanceAdmin();
+    const form = parseForm(UserCreateForm, request.body);
+    const values = request.body as Record<string, unknown>;
+    if (!form.ok) return reply.render('admin/new-user', { title: 'New user', errors: form.errors, values }, 422);
+    let created: Awaited<ReturnType<typeof request.services.users.create>>;
+    try {
+      created = await request.services.users.create({ ...form.value, isAdmin: Boolean(form.value.isAdmin) });
+    } catch (err) {
+      const failure = formFailure(err);
+      if (!failure) throw err;
+      return reply.render('admin/new-user', { title: 'New user', values, ...failure }, 422);
+    }
+    const { user, inviteToken } = created;
+    if (inviteToken) {
+      // the link is shown on this response only: not in a flash cookie, not in a URL
+      return renderEdit(reply, user, { invite: inviteNotice(request, user, inviteToken), created: true }, 201);
+    }
+    reply.flash('success', `${user.name} can now sign in with the password you set.`);
+    return reply.redirect(`/admin/users/${user.id}`, 303);
+  });
+
+  fastify.get('/admin/users/:userId', { schema: { params: UserParams } }, async (request, reply) => {
+    request.requireInstanceAdmin();
+    const { userId } = request.params as { userId: number };
+    return renderEdit(reply, await request.services.users.get(userId));
+  });
+
+  fastify.post('/admin/users/:userId', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+    const actor = request.requireInstanceAdmin();
+    const { userId } = request.params as { userId: number };
+    const target = await request.services.users.get(userId);
+    const values = request.body as Record<string, unknown>;
+    const form = parseForm(UserUpdateForm, request.body);
+    if (!form.ok) return renderEdit(reply, target, { errors: form.errors, values }, 422);
+    try {
+      await request.services.users.update(userId, { name: form.value.name, isAdmin: Boolean(form.value.isAdmin) }, actor);
+    } catch (err) {
+      const failure = formFailure(err);
+      if (!failure) throw err;
+      return renderEdit(reply, target, { values, ...failure }, 422);
+    }
+    reply.flash('success', 'Changes saved.');
+    return reply.redirect(`/admin/users/${userId}`, 303);
+  });
+
+  fastify.post('/admin/users/:userId/password', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+    const actor = request.requireInstanceAdmin();
+    const { userId } = request.params as { userId: number };
+    const target = await request.services.users.get(userId);
+    // your own password changes on /account, which asks for the current one
+    if (target.id === actor.id) return renderEdit(reply, target, { pageError: 'Change your own password on your account page.' }, 422);
+    const form = parseForm(PasswordResetForm, request.body);
+    if (!form.ok) return renderEdit(reply, target, { passwordErrors: form.errors }, 422);
+    const { user, inviteToken } = await request.services.users.resetPassword(userId, form.value.password);
+    if (inviteToken) {
+      return renderEdit(reply, user, { invite: inviteNotice(request, user, inviteToken) });
+    }
+    reply.flash('success', `Password changed. ${user.name} has been signed out everywhere.`);
+    return reply.redirect(`/admin/users/${userId}`, 303);
+  });
+
+  fastify.post('/admin/users/:userId/deactivation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+    return setActive(request, reply, false);
+  });
+
+  fastify.post('/admin/users/:userId/activation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+    return setActive(request, reply, true);
+  });
+
+  async function setActive(request: FastifyRequest, reply: FastifyReply, active: boolean) {
+    const actor = request.requireInstanceAdmin();
+    const { userId } = request.params as { userId: number };
+    const target = await request.services.users.get(userId);
+    try {
+      await request.services.users.setActive(userId, active, actor);
+    } catch (err) {
+      const failure = formFailure(err);
+      if (!failure) throw err;
+      return renderEdit(reply, target, { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
+    }
+    keepSignedIn(request, actor, target);
+    reply.flash('success', active ? `${target.name} is active again and can sign in.` : `${target.name} is deactivated and has been signed out.`);
+    return reply.redirect(`/admin/users/${userId}`, 303);
+  }
+}
