@@ -23,6 +23,8 @@ import accountRoutes from './modules/users/account.routes.ts';
 import apiTokensRoutes from './modules/api-tokens/api-tokens.routes.ts';
 import projectsRoutes from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
+import tasksRoutes from './modules/tasks/tasks.routes.ts';
+import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -128,6 +130,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(apiTokensRoutes);
   await fastify.register(projectsRoutes);
   await fastify.register(membersRoutes);
+  await fastify.register(tasksRoutes);
+  await fastify.register(taskDetailRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }

@@ -1,0 +1,50 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AnswerSet, type IAnswerSet } from '../answers/answer-set.entity.ts';
+import { Assignment, type IAssignment } from '../assignments/assignment.entity.ts';
+import { TaskEvent, type ITaskEvent } from '../events/task-event.entity.ts';
+import { Stage, type IStage } from '../stages/stage.entity.ts';
+import { Task, type ITask } from './task.entity.ts';
+
+/**
+ * The queries behind the read-only task view: one per section, users joined in the same
+ * statement (no N+1).
+ */
+export class TaskDetailRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /** A live (not archived) task of the project, with its stage and the people it names. */
+  findLiveTask(projectId: number, taskId: number): Promise<ITask | null> {
+    return this.em.findOne(
+      Task,
+      { id: taskId, project: projectId, archive: null },
+      { populate: ['stage', 'assignee', 'createdBy', 'lastSubmittedBy'] },
+    );
+  }
+
+  /** Whether the user has (or had) any assignment on the task, in any stage and status. */
+  async hasAssignment(taskId: number, userId: number): Promise<boolean> {
+    return (await this.em.count(Assignment, { task: taskId, user: userId })) > 0;
+  }
+
+  stages(projectId: number): Promise<IStage[]> {
+    return this.em.find(Stage, { project: projectId }, { orderBy: { position: 'asc', id: 'asc' } });
+  }
+
+  /** Every assignment of the task, with its user; the caller orders them by workflow position. */
+  assignments(taskId: number): Promise<IAssignment[]> {
+    return this.em.find(Assignment, { task: taskId }, { populate: ['user'], orderBy: { createdAt: 'asc', id: 'asc' } });
+  }
+
+  answerSets(taskId: number): Promise<IAnswerSet[]> {
+    return this.em.find(AnswerSet, { task: taskId }, { populate: ['user'], orderBy: { createdAt: 'asc', id: 'asc' } });
+  }
+
+  /** The newest events first, with their actors (null actor = system). */
+  latestEvents(taskId: number, limit: number): Promise<ITaskEvent[]> {
+    return this.em.find(TaskEvent, { task: taskId }, { populate: ['actor'], orderBy: { createdAt: 'desc', id: 'desc' }, limit });
+  }
+
+  countEvents(taskId: number): Promise<number> {
+    return this.em.count(TaskEvent, { task: taskId });
+  }
+}

@@ -1,0 +1,295 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { notFound } from '../../lib/errors.ts';
+import type { IAnswerSet } from '../answers/answer-set.entity.ts';
+import type { AssignmentStatus } from '../assignments/assignment.entity.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import type { InputField, InputFieldType, OutputField, OutputFieldType } from '../projects/project.entity.ts';
+import type { IStage } from '../stages/stage.entity.ts';
+import type { IUser } from '../users/user.entity.ts';
+import { TaskDetailRepository } from './task-detail.repository.ts';
+import type { AssignmentKind, ITask } from './task.entity.ts';
+
+/** The task view shows at most this many events, newest first. */
+export const HISTORY_LIMIT = 200;
+/** Event values longer than this are cut in the history list. */
+const EVENT_VALUE_MAX = 160;
+
+/**
+ * One input value, decided here so the template only prints escaped text:
+ * `image` and `link` carry an `href` that is always an absolute http(s) URL.
+ */
+export interface InputView {
+  name: string;
+  /** the declared input type, or null for a key the schema does not list */
+  type: InputFieldType | null;
+  kind: 'image' | 'link' | 'json' | 'text';
+  value: string;
+  href?: string;
+  /** no value in the task data */
+  missing: boolean;
+}
+
+export interface AnswerView {
+  name: string;
+  type: OutputFieldType | null;
+  kind: 'json' | 'text';
+  value: string;
+  missing: boolean;
+}
+
+export interface AssignmentRow {
+  id: number;
+  user: string;
+  status: AssignmentStatus;
+  kind: AssignmentKind;
+  createdAt: Date;
+  updatedAt: Date;
+  finalizedAt: Date | null;
+  outcome: string | null;
+  issueComment: string | null;
+  issueResponse: string | null;
+}
+
+export interface AssignmentGroup {
+  stage: string;
+  rows: AssignmentRow[];
+}
+
+export interface AnswerSetView {
+  id: number;
+  kind: IAnswerSet['kind'];
+  label: string;
+  stage: string | null;
+  user: string | null;
+  version: number;
+  submitted: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+  answers: AnswerView[];
+}
+
+export interface EventView {
+  id: number;
+  at: Date;
+  actor: string;
+  kind: string;
+  before: string | null;
+  after: string | null;
+  note: string | null;
+}
+
+export interface TaskView {
+  task: ITask;
+  stage: IStage;
+  /** the stored score without trailing zeros, or null */
+  priorityScore: string | null;
+  inputs: InputView[];
+  metadata: [string, string][];
+  assignmentGroups: AssignmentGroup[];
+  assignmentCount: number;
+  answerSets: AnswerSetView[];
+  events: EventView[];
+  eventTotal: number;
+}
+
+/** The URL when the value is an absolute http: or https: URL with a host; never fetched. */
+export function webUrl(value: unknown): string | null {
+  if (typeof value !== 'string' || value.length > 8192) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '') return null;
+  return url.href;
+}
+
+const pretty = (value: unknown) => JSON.stringify(value, null, 2);
+const isStructured = (value: unknown): value is object => typeof value === 'object' && value !== null;
+
+/** A JSON text that holds an object or array, parsed; otherwise undefined. */
+function parsedJson(value: string): object | undefined {
+  const text = value.trim();
+  if (!text.startsWith('{') && !text.startsWith('[')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isStructured(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function scalarText(value: unknown): string {
+  return typeof value === 'string' ? value : String(value);
+}
+
+/** Inputs in schema order, then any keys the schema does not list (in data order). */
+export function inputViews(schema: InputField[], data: Record<string, unknown>): InputView[] {
+  const fields = Array.isArray(schema) ? schema : [];
+  const listed = new Set(fields.map((f) => f.name));
+  const entries: [string, InputFieldType | null][] = [
+    ...fields.map((f): [string, InputFieldType | null] => [f.name, f.type]),
+    ...Object.keys(data ?? {}).filter((k) => !listed.has(k)).map((k): [string, null] => [k, null]),
+  ];
+  return entries.map(([name, type]) => inputView(name, type, Object.hasOwn(data ?? {}, name) ? data[name] : undefined));
+}
+
+export function inputView(name: string, type: InputFieldType | null, value: unknown): InputView {
+  if (value === undefined || value === null || value === '') return { name, type, kind: 'text', value: '', missing: true };
+  if (isStructured(value)) return { name, type, kind: 'json', value: pretty(value), missing: false };
+  if (type === 'json' && typeof value === 'string') {
+    const parsed = parsedJson(value);
+    if (parsed) return { name, type, kind: 'json', value: pretty(parsed), missing: false };
+  }
+  const href = webUrl(value);
+  if (href && type === 'image_url') return { name, type, kind: 'image', value: scalarText(value), href, missing: false };
+  if (href) return { name, type, kind: 'link', value: scalarText(value), href, missing: false };
+  return { name, type, kind: 'text', value: scalarText(value), missing: false };
+}
+
+/** Answers in output-schema order, then any extra keys; booleans as Yes/No, lists comma-separated. */
+export function answerViews(schema: OutputField[], answers: Record<string, unknown>): AnswerView[] {
+  const fields = Array.isArray(schema) ? schema : [];
+  const listed = new Set(fields.map((f) => f.name));
+  const entries: [string, OutputFieldType | null][] = [
+    ...fields.map((f): [string, OutputFieldType | null] => [f.name, f.type]),
+    ...Object.keys(answers ?? {}).filter((k) => !listed.has(k)).map((k): [string, null] => [k, null]),
+  ];
+  return entries.map(([name, type]) => answerView(name, type, Object.hasOwn(answers ?? {}, name) ? answers[name] : undefined));
+}
+
+export function answerView(name: string, type: OutputFieldType | null, value: unknown): AnswerView {
+  const text = (v: string): AnswerView => ({ name, type, kind: 'text', value: v, missing: false });
+  if (value === undefined || value === null) return { name, type, kind: 'text', value: '', missing: true };
+  if (typeof value === 'boolean') return text(value ? 'Yes' : 'No');
+  if (type === 'multi_choice' && Array.isArray(value) && value.every((v) => !isStructured(v))) {
+    return value.length ? text(value.map(scalarText).join(', ')) : { name, type, kind: 'text', value: '', missing: true };
+  }
+  if (isStructured(value)) return { name, type, kind: 'json', value: pretty(value), missing: false };
+  if (type === 'json' && typeof value === 'string') {
+    const parsed = parsedJson(value);
+    if (parsed) return { name, type, kind: 'json', value: pretty(parsed), missing: false };
+  }
+  if (value === '') return { name, type, kind: 'text', value: '', missing: true };
+  return text(scalarText(value));
+}
+
+/** `key: value, key: value` for the history list; long values are cut. */
+export function compactPairs(value: Record<string, unknown> | null | undefined): string | null {
+  if (!isStructured(value)) return value == null ? null : String(value);
+  const pairs = Object.entries(value).map(([key, v]) => {
+    let text = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
+    if (text.length > EVENT_VALUE_MAX) text = `${text.slice(0, EVENT_VALUE_MAX - 1)}…`;
+    return `${key}: ${text}`;
+  });
+  return pairs.length ? pairs.join(', ') : null;
+}
+
+/** "0.500000000" → "0.5": the stored decimal, exactly, without padding. */
+export function scoreText(score: string | null | undefined): string | null {
+  if (score == null || score === '') return null;
+  return score.includes('.') ? score.replace(/0+$/, '').replace(/\.$/, '') : score;
+}
+
+const ANSWER_KIND_ORDER: Record<IAnswerSet['kind'], number> = { default: 0, submission: 1, correction: 2 };
+const ANSWER_LABELS: Record<IAnswerSet['kind'], string> = { default: 'Default / model', submission: 'Submission', correction: 'Correction' };
+
+export class TaskDetailService {
+  private readonly repo: TaskDetailRepository;
+
+  constructor(em: EntityManager) {
+    this.repo = new TaskDetailRepository(em);
+  }
+
+  /**
+   * The task as `user` may see it through `access`, or 404: admins and managers see every live
+   * task of the project; members only tasks assigned or reserved to them, or that they worked on.
+   */
+  async view(access: ProjectAccess, user: IUser, taskId: number): Promise<TaskView> {
+    if (!Number.isSafeInteger(taskId) || taskId <= 0) throw notFound('No such task');
+    const projectId = access.project.id;
+    const task = await this.repo.findLiveTask(projectId, taskId);
+    if (!task) throw notFound('No such task');
+    if (!access.canManageTasks && task.assignee?.id !== user.id && !(await this.repo.hasAssignment(task.id, user.id))) {
+      throw notFound('No such task');
+    }
+
+    const stages = await this.repo.stages(projectId);
+    const assignments = await this.repo.assignments(task.id);
+    const answerSets = await this.repo.answerSets(task.id);
+    const events = await this.repo.latestEvents(task.id, HISTORY_LIMIT);
+    const eventTotal = events.length < HISTORY_LIMIT ? events.length : await this.repo.countEvents(task.id);
+
+    const stageById = new Map(stages.map((s) => [s.id, s]));
+    const position = (id: number | undefined) => (id === undefined ? -1 : (stageById.get(id)?.position ?? Number.MAX_SAFE_INTEGER));
+    const stageName = (id: number | undefined) => (id === undefined ? null : (stageById.get(id)?.name ?? `Stage ${id}`));
+
+    const groups = new Map<number, AssignmentGroup>();
+    const sortedAssignments = [...assignments].sort(
+      (a, b) => position(a.stage.id) - position(b.stage.id) || a.createdAt.getTime() - b.createdAt.getTime() || a.id - b.id,
+    );
+    for (const a of sortedAssignments) {
+      let group = groups.get(a.stage.id);
+      if (!group) groups.set(a.stage.id, (group = { stage: stageName(a.stage.id)!, rows: [] }));
+      group.rows.push({
+        id: a.id,
+        user: a.user.name,
+        status: a.status,
+        kind: a.kind,
+        createdAt: a.createdAt,
+        updatedAt: a.updatedAt,
+        finalizedAt: a.finalizedAt ?? null,
+        outcome: a.outcome ?? null,
+        issueComment: a.issueComment ?? null,
+        issueResponse: a.issueResponse ?? null,
+      });
+    }
+
+    const outputSchema = access.project.outputSchema;
+    const answerSetViews = [...answerSets]
+      .sort(
+        (a, b) =>
+          (a.kind === 'default' ? 0 : 1) - (b.kind === 'default' ? 0 : 1) ||
+          position(a.stage?.id) - position(b.stage?.id) ||
+          ANSWER_KIND_ORDER[a.kind] - ANSWER_KIND_ORDER[b.kind] ||
+          a.createdAt.getTime() - b.createdAt.getTime() ||
+          a.id - b.id,
+      )
+      .map(
+        (s): AnswerSetView => ({
+          id: s.id,
+          kind: s.kind,
+          label: ANSWER_LABELS[s.kind],
+          stage: stageName(s.stage?.id),
+          user: s.user?.name ?? null,
+          version: s.version,
+          submitted: s.submitted,
+          createdAt: s.createdAt,
+          updatedAt: s.updatedAt,
+          answers: answerViews(outputSchema, s.answers ?? {}),
+        }),
+      );
+
+    return {
+      task,
+      stage: stageById.get(task.stage.id) ?? (task.stage as IStage),
+      priorityScore: scoreText(task.priorityScore),
+      inputs: inputViews(access.project.inputSchema, task.data ?? {}),
+      metadata: Object.entries(task.metadata ?? {}).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+      assignmentGroups: [...groups.values()],
+      assignmentCount: assignments.length,
+      answerSets: answerSetViews,
+      events: events.map((e) => ({
+        id: e.id,
+        at: e.createdAt,
+        actor: e.actor?.name ?? 'N/A',
+        kind: e.kind,
+        before: compactPairs(e.before),
+        after: compactPairs(e.after),
+        note: e.note ?? null,
+      })),
+      eventTotal,
+    };
+  }
+}

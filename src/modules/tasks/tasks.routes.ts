@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { MembersService } from '../members/members.service.ts';
+import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from './task-filter.ts';
+import { TaskListRepository } from './task-list.repository.ts';
+import { TASK_STATES } from './task.entity.ts';
+
+const TABLE_TARGET = 'task-results';
+
+export default async function tasksRoutes(fastify: FastifyInstance) {
+  /** All tasks: one canonical, bookmarkable URL per view; a fragment for htmx, the page otherwise. */
+  fastify.get('/projects/:projectId/tasks', {
+    schema: { params: ProjectParams, querystring: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())])) },
+  }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(user, projectId);
+    const { filter, errors } = parseTaskFilter(request.query as Record<string, string | string[]>);
+    const valid = Object.keys(errors).length === 0;
+    const scope = { projectId, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
+    const result = valid
+      ? await new TaskListRepository(request.em).page(scope, filter)
+      : { rows: [], total: 0, capped: false, page: 1 };
+    const shown: TaskFilter = { ...filter, page: result.page };
+    const base = `/projects/${projectId}/tasks`;
+    const url = (overrides: Partial<TaskFilter> = {}) => {
+      const qs = canonicalQuery(shown, overrides);
+      return qs ? `${base}?${qs}` : base;
+    };
+    const data = {
+      title: 'Tasks', access, project: access.project, section: 'tasks', filter: shown, errors, result, url,
+      canonical: url(), pageSizes: PAGE_SIZES,
+    };
+    const status = valid ? 200 : 422;
+
+    if (request.wantsFragment(TABLE_TARGET)) {
+      // htmx pushed the raw form URL: replace it with the canonical one
+      reply.header(request.htmx.trigger === 'f-q' ? 'HX-Replace-Url' : 'HX-Push-Url', data.canonical);
+      return reply.render('tasks/_results', data, status);
+    }
+    const stages = await request.services.projects.stages(access.project);
+    const members = access.canManageTasks ? await new MembersService(request.em).list(access) : [];
+    return reply.render('tasks/index', {
+      ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES,
+    }, status);
+  });
+}
