@@ -1,7 +1,7 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { Stage } from '../stages/stage.entity.ts';
+import { Stage, type IStage } from '../stages/stage.entity.ts';
 import { User, type IUser } from '../users/user.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { ProjectMember, type IProjectMember, type ProjectRole } from './project-member.entity.ts';
@@ -32,24 +32,43 @@ export class MembersService {
     if (await this.em.findOne(ProjectMember, { project: access.project, user })) {
       throw unprocessable('This user is already a member', { email: 'This user is already a member' });
     }
+    // everything is checked before the entity exists: a later query would auto-flush it
+    const stages = await this.workStages(access, input.stageIds);
     const member = this.em.create(ProjectMember, { project: access.project, user, role: input.role });
-    await this.setStages(access, member, input.stageIds);
-    await this.em.flush();
+    member.stages.set(stages);
+    try {
+      await this.em.flush();
+    } catch (err) {
+      // added at the same moment by another admin
+      if (err instanceof UniqueConstraintViolationException) throw unprocessable('This user is already a member', { email: 'This user is already a member' });
+      throw err;
+    }
     return member;
   }
 
   async update(access: ProjectAccess, memberId: number, input: MemberInput): Promise<IProjectMember> {
     const member = await this.get(access, memberId);
+    if (input.role !== 'admin') this.refuseSelfLockout(access, member, 'change your own role');
+    const stages = await this.workStages(access, input.stageIds);
     member.role = input.role;
-    await this.setStages(access, member, input.stageIds);
+    member.stages.set(stages);
     await this.em.flush();
     return member;
   }
 
-  async remove(access: ProjectAccess, memberId: number): Promise<void> {
+  async remove(access: ProjectAccess, memberId: number): Promise<IProjectMember> {
     const member = await this.get(access, memberId);
+    this.refuseSelfLockout(access, member, 'remove yourself');
     this.em.remove(member);
     await this.em.flush();
+    return member;
+  }
+
+  /** A project admin (not an instance admin) would lock themselves out of these pages. */
+  private refuseSelfLockout(access: ProjectAccess, member: IProjectMember, what: string): void {
+    if (access.membership?.id === member.id && !member.user.isAdmin && member.role === 'admin') {
+      throw unprocessable(`You cannot ${what}: ask another project admin or an instance admin to do it.`);
+    }
   }
 
   private async get(access: ProjectAccess, memberId: number): Promise<IProjectMember> {
@@ -58,9 +77,10 @@ export class MembersService {
     return member;
   }
 
-  private async setStages(access: ProjectAccess, member: IProjectMember, stageIds: number[]): Promise<void> {
-    const stages = stageIds.length ? await this.em.find(Stage, { id: { $in: stageIds }, project: access.project }) : [];
+  /** The label and review stages of the project with these ids (Ground Truth is terminal: nobody works in it). */
+  private async workStages(access: ProjectAccess, stageIds: number[]): Promise<IStage[]> {
+    const stages = stageIds.length ? await this.em.find(Stage, { id: { $in: stageIds }, project: access.project, kind: { $ne: 'ground_truth' } }) : [];
     if (stages.length !== new Set(stageIds).size) throw unprocessable('Unknown stage', { stageIds: 'Unknown stage' });
-    member.stages.set(stages);
+    return stages;
   }
 }

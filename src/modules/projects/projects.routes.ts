@@ -1,9 +1,89 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { parseForm } from '../../lib/form.ts';
-import { ProjectCreateForm, ProjectParams } from './projects.schemas.ts';
+import { HttpError } from '../../lib/errors.ts';
+import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import type { ProjectAccess } from './project-access.ts';
+import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
+import { ProjectCreateForm, ProjectParams, SchemaQuery, StageParams, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
+import {
+  inputRowsOf,
+  outputRowsOf,
+  readSchemaRows,
+  validateInputRows,
+  validateOutputRows,
+  type InputRow,
+  type OutputRow,
+  type RowErrors,
+} from './schema-fields.ts';
 
 const FormBody = Type.Record(Type.String(), Type.Unknown());
+const DEFAULT_EMPTY_ROWS = 3;
+
+/** A 422 from a service whose `details` name form fields, as field errors. */
+function fieldErrorsOf(err: unknown): FieldErrors | null {
+  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+  const details = err.details;
+  if (details && typeof details === 'object' && !Array.isArray(details)) return details as FieldErrors;
+  return { _form: err.message };
+}
+
+async function renderSettings(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  access: ProjectAccess,
+  form: { errors?: FieldErrors; values?: Record<string, unknown> } = {},
+  status = 200,
+) {
+  const project = access.project;
+  const stages = await request.services.projects.stages(project);
+  const values: Record<string, unknown> = form.values ?? {
+    name: project.name,
+    slug: project.slug,
+    description: project.description,
+    instructionsUrl: project.instructionsUrl ?? '',
+    autoAssign: project.autoAssign ? 'on' : undefined,
+    queueSize: project.queueSize,
+    reservationMinutes: project.reservationMinutes,
+    autoArchiveAfterDays: project.autoArchiveAfterDays ?? '',
+    ...Object.fromEntries(stages.filter((s) => s.kind === 'review').map((s) => [reviewPercentField(s.id), s.reviewPercent])),
+  };
+  return reply.render(
+    'projects/settings',
+    { title: `Settings · ${project.name}`, access, project, section: 'settings', stages, errors: form.errors ?? {}, values },
+    status,
+  );
+}
+
+function renderSchema(
+  reply: FastifyReply,
+  access: ProjectAccess,
+  rows: { input: InputRow[]; output: OutputRow[] },
+  form: { inputErrors?: RowErrors; outputErrors?: RowErrors; emptyRows?: number } = {},
+  status = 200,
+) {
+  const emptyRows = form.emptyRows ?? DEFAULT_EMPTY_ROWS;
+  const input = [...rows.input, ...Array.from({ length: emptyRows }, () => ({ name: '', type: 'text', required: false }))];
+  const output = [...rows.output, ...Array.from({ length: emptyRows }, () => ({ name: '', type: 'text', options: '' }))];
+  const failed = status === 422;
+  return reply.render(
+    'projects/schema',
+    {
+      title: `Task schema · ${access.project.name}`,
+      access,
+      project: access.project,
+      section: 'schema',
+      inputRows: input,
+      outputRows: output,
+      inputErrors: form.inputErrors ?? {},
+      outputErrors: form.outputErrors ?? {},
+      failed,
+      inputTypes: INPUT_FIELD_TYPES,
+      outputTypes: OUTPUT_FIELD_TYPES,
+      moreRows: Math.min(emptyRows + 5, 50),
+    },
+    status,
+  );
+}
 
 export default async function projectsRoutes(fastify: FastifyInstance) {
   fastify.get('/projects', async (request, reply) => {
@@ -32,5 +112,91 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     const access = await request.services.projects.access(user, projectId);
     const stages = await request.services.projects.stages(access.project);
     return reply.render('projects/show', { title: access.project.name, access, project: access.project, stages, section: 'overview' });
+  });
+
+  // ── settings (project admins only; everyone else gets 404) ──────────────────────────────
+
+  fastify.get('/projects/:projectId/settings', { schema: { params: ProjectParams } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    return renderSettings(request, reply, access);
+  });
+
+  fastify.post('/projects/:projectId/settings', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    const values = request.body as Record<string, unknown>;
+    const reviewStages = (await request.services.projects.stages(access.project)).filter((s) => s.kind === 'review');
+    const form = parseSettingsForm(values, reviewStages);
+    if (!form.ok) return renderSettings(request, reply, access, { errors: form.errors, values }, 422);
+    try {
+      await request.services.projects.updateSettings(access, form.value);
+    } catch (err) {
+      const errors = fieldErrorsOf(err);
+      if (!errors) throw err;
+      return renderSettings(request, reply, access, { errors, values }, 422);
+    }
+    reply.flash('success', 'Settings saved.');
+    return reply.redirect(`/projects/${projectId}/settings`, 303);
+  });
+
+  // ── stages: add a review stage, remove one that no task has been in ──────────────────
+
+  fastify.post('/projects/:projectId/stages', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    try {
+      const stage = await request.services.projects.addReviewStage(access);
+      reply.flash('success', `${stage.name} added before Ground Truth.`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      reply.flash('error', err.message);
+    }
+    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  });
+
+  fastify.post('/projects/:projectId/stages/:stageId/deletion', { schema: { params: StageParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, stageId } = request.params as { projectId: number; stageId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    try {
+      const stage = await request.services.projects.removeReviewStage(access, stageId);
+      reply.flash('success', `${stage.name} removed.`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      reply.flash('error', err.message);
+    }
+    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  });
+
+  // ── task schema: input fields (what a task carries) and output fields (what annotators answer) ──
+
+  fastify.get('/projects/:projectId/schema', { schema: { params: ProjectParams, querystring: SchemaQuery } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const { rows } = request.query as { rows?: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    const project = access.project;
+    return renderSchema(reply, access, { input: inputRowsOf(project.inputSchema), output: outputRowsOf(project.outputSchema) }, { emptyRows: rows });
+  });
+
+  fastify.post('/projects/:projectId/schema', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+    const rows = readSchemaRows(request.body);
+    const input = validateInputRows(rows.input);
+    const output = validateOutputRows(rows.output);
+    if (!input.ok || !output.ok) {
+      // rows keep their positions (errors are by position); trailing blank rows make way for fresh ones
+      const trim = <R extends { name: string }>(list: R[]) => list.slice(0, list.findLastIndex((r) => r.name.trim() !== '') + 1);
+      return renderSchema(
+        reply,
+        access,
+        { input: trim(rows.input), output: trim(rows.output) },
+        { inputErrors: input.ok ? {} : input.errors, outputErrors: output.ok ? {} : output.errors },
+        422,
+      );
+    }
+    await request.services.projects.updateSchemas(access, input.fields, output.fields);
+    reply.flash('success', `Task schema saved: ${input.fields.length} input and ${output.fields.length} output fields.`);
+    return reply.redirect(`/projects/${projectId}/schema`, 303);
   });
 }

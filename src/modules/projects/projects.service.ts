@@ -108,6 +108,8 @@ export class ProjectsService {
     const slug = slugify(input.slug);
     const taken = () => unprocessable('This slug is taken by another project', { slug: 'This slug is taken by another project' });
     if (await this.em.findOne(Project, { slug, id: { $ne: project.id } })) throw taken();
+    // queried before any change: a query after it would auto-flush outside the try below
+    const stages = await this.stages(project);
     Object.assign(project, {
       name: input.name,
       slug,
@@ -118,7 +120,7 @@ export class ProjectsService {
       reservationMinutes: input.reservationMinutes,
       autoArchiveAfterDays: input.autoArchiveAfterDays ?? null,
     });
-    for (const stage of await this.stages(project)) {
+    for (const stage of stages) {
       const percent = input.reviewPercents[stage.id];
       if (stage.kind === 'review' && percent !== undefined) stage.reviewPercent = percent;
     }
