@@ -105,6 +105,7 @@ export function webUrl(value: unknown): string | null {
   return url.href;
 }
 
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const pretty = (value: unknown) => JSON.stringify(value, null, 2);
 const isStructured = (value: unknown): value is object => typeof value === 'object' && value !== null;
 
@@ -124,13 +125,13 @@ function scalarText(value: unknown): string {
   return typeof value === 'string' ? value : String(value);
 }
 
-/** Inputs in schema order, then any keys the schema does not list (in data order). */
+/** Inputs in schema order, then any keys the schema does not list (alphabetically: jsonb keeps no order). */
 export function inputViews(schema: InputField[], data: Record<string, unknown>): InputView[] {
   const fields = Array.isArray(schema) ? schema : [];
   const listed = new Set(fields.map((f) => f.name));
   const entries: [string, InputFieldType | null][] = [
     ...fields.map((f): [string, InputFieldType | null] => [f.name, f.type]),
-    ...Object.keys(data ?? {}).filter((k) => !listed.has(k)).map((k): [string, null] => [k, null]),
+    ...Object.keys(data ?? {}).filter((k) => !listed.has(k)).sort(byName).map((k): [string, null] => [k, null]),
   ];
   return entries.map(([name, type]) => inputView(name, type, Object.hasOwn(data ?? {}, name) ? data[name] : undefined));
 }
@@ -148,13 +149,13 @@ export function inputView(name: string, type: InputFieldType | null, value: unkn
   return { name, type, kind: 'text', value: scalarText(value), missing: false };
 }
 
-/** Answers in output-schema order, then any extra keys; booleans as Yes/No, lists comma-separated. */
+/** Answers in output-schema order, then any extra keys (alphabetically); booleans as Yes/No, lists comma-separated. */
 export function answerViews(schema: OutputField[], answers: Record<string, unknown>): AnswerView[] {
   const fields = Array.isArray(schema) ? schema : [];
   const listed = new Set(fields.map((f) => f.name));
   const entries: [string, OutputFieldType | null][] = [
     ...fields.map((f): [string, OutputFieldType | null] => [f.name, f.type]),
-    ...Object.keys(answers ?? {}).filter((k) => !listed.has(k)).map((k): [string, null] => [k, null]),
+    ...Object.keys(answers ?? {}).filter((k) => !listed.has(k)).sort(byName).map((k): [string, null] => [k, null]),
   ];
   return entries.map(([name, type]) => answerView(name, type, Object.hasOwn(answers ?? {}, name) ? answers[name] : undefined));
 }
