@@ -1,4 +1,4 @@
-import type { TSchema, Static } from 'typebox';
+import { Type, type TSchema, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 
 export type FieldErrors = Record<string, string>;
@@ -33,3 +33,6 @@ export function parseForm<S extends TSchema>(schema: S, body: unknown): FormResu
   }
   return { ok: false, errors };
 }
+
+/** Body schema of an HTML form route: any fields, checked afterwards by parseForm (so errors re-render). */
+export const FormBody = Type.Record(Type.String(), Type.Unknown());

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { parseForm } from '../../lib/form.ts';
+import { parseForm, FormBody } from '../../lib/form.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 const TokenParams = Type.Object({ tokenId: Type.Integer({ minimum: 1 }) });
 const TokenCreateForm = Type.Object({
   name: Type.String({ title: 'Name', minLength: 1, maxLength: 100, errorMessage: 'Use at most 100 characters' }),

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
-import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
 
 const Role = Type.Union(PROJECT_ROLES.map((r) => Type.Literal(r)), { title: 'Role', errorMessage: 'Choose a role' });

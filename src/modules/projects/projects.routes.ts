@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
-import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from './project-access.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
 import { ProjectCreateForm, ProjectParams, SchemaQuery, StageParams, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
@@ -16,7 +16,6 @@ import {
   type RowErrors,
 } from './schema-fields.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 const DEFAULT_EMPTY_ROWS = 3;
 
 /** A 422 from a service whose `details` name form fields, as field errors. */

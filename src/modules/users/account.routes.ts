@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
-import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import { OwnPasswordForm } from './users.schemas.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 
 /** /account: the signed-in user's own profile and password. */
 export default async function accountRoutes(fastify: FastifyInstance) {

@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
-import { parseForm } from '../../lib/form.ts';
+import { parseForm, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { InviteForm, LoginForm, SetupForm, safeNext } from './users.schemas.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 
 function signIn(request: FastifyRequest, user: IUser) {
   request.session.regenerate();

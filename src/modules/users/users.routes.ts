@@ -1,11 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
-import { parseForm, type FieldErrors } from '../../lib/form.ts';
+import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
 
-const FormBody = Type.Record(Type.String(), Type.Unknown());
 const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
 
 /** What an admin sees right after an invite link was issued: shown on this one page, never again. */
