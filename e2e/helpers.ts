@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { inject } from 'vitest';
-import { ensureDatabase } from '../src/db/embedded-postgres.ts';
+import { cloneTemplateDatabase } from '../test/helpers/database.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -15,10 +13,7 @@ export interface RunningServer {
 
 /** Starts `src/server.ts` as its own process on a fresh database cloned from the migrated template. */
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
-  const adminUrl = inject('pgAdminUrl');
-  const name = `e2e_${randomBytes(6).toString('hex')}`;
-  await ensureDatabase(adminUrl, name, 'tasklane_template');
-  const databaseUrl = adminUrl.replace(/\/postgres$/, `/${name}`);
+  const databaseUrl = await cloneTemplateDatabase('e2e');
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

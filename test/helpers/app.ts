@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import request from 'supertest';
-import { inject } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
-import { ensureDatabase } from '../../src/db/embedded-postgres.ts';
+import { cloneTemplateDatabase } from './database.ts';
 import { createServices } from '../../src/plugins/app/services.ts';
 
 export interface TestApp {
@@ -19,10 +17,7 @@ export interface TestApp {
 
 /** A database of its own (cloned from the migrated template) and the app built as `npm start` builds it. */
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const adminUrl = inject('pgAdminUrl');
-  const name = `test_${randomBytes(6).toString('hex')}`;
-  await ensureDatabase(adminUrl, name, 'tasklane_template');
-  const databaseUrl = adminUrl.replace(/\/postgres$/, `/${name}`);
+  const databaseUrl = await cloneTemplateDatabase('test');
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', SESSION_SECRET: 'test-secret-test-secret-test-secret-42', LOGIN_RATE_LIMIT: '1000', ...env });
   const app = await buildApp({ config, databaseUrl });
   await app.ready();
