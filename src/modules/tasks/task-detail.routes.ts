@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { TaskDetailService } from './task-detail.service.ts';
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 
@@ -10,7 +9,7 @@ export default async function taskDetailRoutes(fastify: FastifyInstance) {
     const user = request.requireUser();
     const { projectId, taskId } = request.params as { projectId: number; taskId: number };
     const access = await request.services.projects.access(user, projectId);
-    const view = await new TaskDetailService(request.em).view(access, user, taskId);
+    const view = await request.services.taskDetail.view(access, user, taskId);
     return reply.render('tasks/show', {
       title: `Task ${view.task.id} · ${access.project.name}`,
       access,

@@ -125,15 +125,20 @@ function scalarText(value: unknown): string {
   return typeof value === 'string' ? value : String(value);
 }
 
-/** Inputs in schema order, then any keys the schema does not list (alphabetically: jsonb keeps no order). */
-export function inputViews(schema: InputField[], data: Record<string, unknown>): InputView[] {
+/** Fields in schema order, then any keys the schema does not list (alphabetically: jsonb keeps no order). */
+function inSchemaOrder<T>(schema: { name: string; type: T }[], record: Record<string, unknown>): [string, T | null, unknown][] {
   const fields = Array.isArray(schema) ? schema : [];
+  const values = record ?? {};
   const listed = new Set(fields.map((f) => f.name));
-  const entries: [string, InputFieldType | null][] = [
-    ...fields.map((f): [string, InputFieldType | null] => [f.name, f.type]),
-    ...Object.keys(data ?? {}).filter((k) => !listed.has(k)).sort(byName).map((k): [string, null] => [k, null]),
+  const names: [string, T | null][] = [
+    ...fields.map((f): [string, T | null] => [f.name, f.type]),
+    ...Object.keys(values).filter((k) => !listed.has(k)).sort(byName).map((k): [string, null] => [k, null]),
   ];
-  return entries.map(([name, type]) => inputView(name, type, Object.hasOwn(data ?? {}, name) ? data[name] : undefined));
+  return names.map(([name, type]) => [name, type, Object.hasOwn(values, name) ? values[name] : undefined]);
+}
+
+export function inputViews(schema: InputField[], data: Record<string, unknown>): InputView[] {
+  return inSchemaOrder(schema, data).map(([name, type, value]) => inputView(name, type, value));
 }
 
 export function inputView(name: string, type: InputFieldType | null, value: unknown): InputView {
@@ -149,15 +154,9 @@ export function inputView(name: string, type: InputFieldType | null, value: unkn
   return { name, type, kind: 'text', value: scalarText(value), missing: false };
 }
 
-/** Answers in output-schema order, then any extra keys (alphabetically); booleans as Yes/No, lists comma-separated. */
+/** Answers in output-schema order, then any extra keys; booleans as Yes/No, lists comma-separated. */
 export function answerViews(schema: OutputField[], answers: Record<string, unknown>): AnswerView[] {
-  const fields = Array.isArray(schema) ? schema : [];
-  const listed = new Set(fields.map((f) => f.name));
-  const entries: [string, OutputFieldType | null][] = [
-    ...fields.map((f): [string, OutputFieldType | null] => [f.name, f.type]),
-    ...Object.keys(answers ?? {}).filter((k) => !listed.has(k)).sort(byName).map((k): [string, null] => [k, null]),
-  ];
-  return entries.map(([name, type]) => answerView(name, type, Object.hasOwn(answers ?? {}, name) ? answers[name] : undefined));
+  return inSchemaOrder(schema, answers).map(([name, type, value]) => answerView(name, type, value));
 }
 
 export function answerView(name: string, type: OutputFieldType | null, value: unknown): AnswerView {

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { MembersService } from '../members/members.service.ts';
 import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from './task-filter.ts';
-import { TaskListRepository } from './task-list.repository.ts';
 import { TASK_STATES } from './task.entity.ts';
 
 const TABLE_TARGET = 'task-results';
@@ -20,7 +18,7 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
     const valid = Object.keys(errors).length === 0;
     const scope = { projectId, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
     const result = valid
-      ? await new TaskListRepository(request.em).page(scope, filter)
+      ? await request.services.taskList.page(scope, filter)
       : { rows: [], total: 0, capped: false, page: 1 };
     const shown: TaskFilter = { ...filter, page: result.page };
     const base = `/projects/${projectId}/tasks`;
@@ -40,7 +38,7 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
       return reply.render('tasks/_results', data, status);
     }
     const stages = await request.services.projects.stages(access.project);
-    const members = access.canManageTasks ? await new MembersService(request.em).list(access) : [];
+    const members = access.canManageTasks ? await request.services.members.list(access) : [];
     return reply.render('tasks/index', {
       ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES,
     }, status);

@@ -5,6 +5,8 @@ import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
 import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
+import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
+import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 
 /** The composition root: every service of one unit of work shares one EntityManager. */
 export function createServices(em: EntityManager) {
@@ -14,6 +16,8 @@ export function createServices(em: EntityManager) {
     projects: new ProjectsService(em),
     members: new MembersService(em),
     secrets: new SecretsService(em),
+    taskList: new TaskListRepository(em),
+    taskDetail: new TaskDetailService(em),
   };
 }
 export type Services = ReturnType<typeof createServices>;
