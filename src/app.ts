@@ -12,6 +12,7 @@ import view, { viewOptions } from './plugins/external/view.ts';
 import auth, { isApiPath } from './plugins/app/auth.ts';
 import boss from './plugins/app/boss.ts';
 import htmx from './plugins/app/htmx.ts';
+import jobs from './plugins/app/jobs.ts';
 import orm from './plugins/app/orm.ts';
 import services from './plugins/app/services.ts';
 import viewLocals from './plugins/app/view-locals.ts';
@@ -104,6 +105,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(orm, { databaseUrl: opts.databaseUrl });
   await fastify.register(boss, { databaseUrl: opts.databaseUrl });
   await fastify.register(services);
+  await fastify.register(jobs, { runWorkers: config.RUN_WORKERS });
 
   const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
   await fastify.register(helmet, helmetOptions);

@@ -20,6 +20,8 @@ const ConfigSchema = Type.Object({
   ),
   /** Failed login attempts allowed per client address and minute. */
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
+  /** Run background job workers (uploads, exports, bulk actions, archiving) in this process. */
+  RUN_WORKERS: Type.Boolean({ default: true }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -10,7 +10,7 @@ declare module 'fastify' {
 /** pg-boss in this process; queues and workers are registered by the jobs plugin. */
 export default fp(
   async function boss(fastify, opts: { databaseUrl: string }) {
-    const instance = new PgBoss({ connectionString: opts.databaseUrl, max: 5 });
+    const instance = new PgBoss({ connectionString: opts.databaseUrl, max: 5, useListenNotify: true });
     instance.on('error', (err) => fastify.log.error({ err }, 'pg-boss error'));
     await instance.start();
     fastify.decorate('boss', instance);

@@ -1,0 +1,47 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyBaseLogger } from 'fastify';
+import { CompiledQuery } from 'kysely';
+import type { PgBoss, QueueOptions, SendOptions } from 'pg-boss';
+import type { Services } from '../plugins/app/services.ts';
+
+export interface JobContext {
+  /** A fresh EntityManager for this job run. */
+  em: EntityManager;
+  services: Services;
+  boss: PgBoss;
+  log: FastifyBaseLogger;
+  signal: AbortSignal;
+}
+
+/**
+ * One background job: its queue settings and its handler. Handlers must be idempotent (a crash
+ * re-runs them) and must re-check their payload against the database (payloads are not trusted).
+ */
+export interface JobDefinition<T extends object> {
+  name: string;
+  queue?: QueueOptions;
+  /** workers per process */
+  concurrency?: number;
+  /** a cron expression when the job runs on a schedule */
+  schedule?: string;
+  run(data: T, ctx: JobContext): Promise<void>;
+}
+
+export const defineJob = <T extends object>(job: JobDefinition<T>) => job;
+
+/**
+ * Enqueues a job inside the caller's transaction: the tracking row and the job commit together,
+ * so a crash can never leave one without the other.
+ */
+export async function enqueueInTransaction(em: EntityManager, boss: PgBoss, name: string, data: object, options: SendOptions = {}) {
+  const db = em.getKysely();
+  return boss.send(name, data, {
+    ...options,
+    db: {
+      executeSql: async (text: string, values?: unknown[]) => {
+        const result = await db.executeQuery(CompiledQuery.raw(text, values ?? []));
+        return { rows: result.rows as unknown[] };
+      },
+    },
+  });
+}

@@ -1,0 +1,23 @@
+import fp from 'fastify-plugin';
+import { jobs } from '../../jobs/index.ts';
+import { createServices } from './services.ts';
+
+/**
+ * Creates the queues of every job and, unless disabled, runs their workers in this process.
+ * Several processes may do this against one database: pg-boss hands each job to one worker.
+ */
+export default fp(
+  async function jobsPlugin(fastify, opts: { runWorkers: boolean }) {
+    for (const job of jobs) {
+      await fastify.boss.createQueue(job.name, { notify: true, ...job.queue });
+      if (job.schedule) await fastify.boss.schedule(job.name, job.schedule);
+      if (!opts.runWorkers) continue;
+      await fastify.boss.work(job.name, { localConcurrency: job.concurrency ?? 1, pollingIntervalSeconds: 1 }, async ([item]) => {
+        const em = fastify.orm.em.fork();
+        const log = fastify.log.child({ job: job.name, jobId: item.id });
+        await job.run(item.data, { em, services: createServices(em), boss: fastify.boss, log, signal: item.signal });
+      });
+    }
+  },
+  { name: 'jobs', dependencies: ['boss', 'orm'] },
+);
