@@ -135,6 +135,51 @@ export class BulkRepository {
     }
     return summarize([...counted].map(([reason, e]) => ({ reason, n: e.n, last_id: String(e.last) })));
   }
+
+  /**
+   * Sets a priority and/or score per task (RedBrick's call) in one statement: unchanged tasks
+   * are left alone, each changed task gets one event. Task ids must be unique.
+   */
+  async setPriorities(projectId: number, actorId: number, items: PriorityItem[]): Promise<{ seen: number; changed: number }> {
+    const { rows } = await sql<{ seen: number; changed: number }>`
+      with input as (
+        select * from unnest(${items.map((i) => i.taskId)}::bigint[], ${items.map((i) => i.priority ?? null)}::int[],
+                             ${items.map((i) => i.priorityScore ?? null)}::numeric[], ${items.map((i) => i.priorityScore !== undefined)}::boolean[])
+          as i(task_id, priority, score, has_score)
+      ),
+      sel as (
+        select t.id, t.priority as old_priority, t.priority_score as old_score,
+               coalesce(i.priority, t.priority) as new_priority,
+               case when i.has_score then i.score else t.priority_score end as new_score
+        from tasks t join input i on i.task_id = t.id
+        where t.project_id = ${projectId} and t.archive_id is null
+        order by t.id
+        for update of t
+      ),
+      changed as (
+        select * from sel where new_priority <> old_priority or new_score is distinct from old_score
+      ),
+      upd as (
+        update tasks t set priority = c.new_priority, priority_score = c.new_score, last_activity_at = now()
+        from changed c where t.id = c.id
+      ),
+      ev as (
+        insert into task_events (task_id, project_id, actor_id, kind, before, after)
+        select c.id, ${projectId}::bigint, ${actorId}::bigint, 'priority_changed',
+               jsonb_build_object('priority', c.old_priority, 'priorityScore', trim_scale(c.old_score)::text),
+               jsonb_build_object('priority', c.new_priority, 'priorityScore', trim_scale(c.new_score)::text)
+        from changed c
+      )
+      select (select count(*) from sel)::int as seen, (select count(*) from changed)::int as changed`.execute(this.em.getKysely());
+    return rows[0];
+  }
+}
+
+/** One entry of the per-task priority call; an absent field stays as it is, a null score clears it. */
+export interface PriorityItem {
+  taskId: number;
+  priority?: number;
+  priorityScore?: string | null;
 }
 
 function summarize(rows: { reason: string | null; n: number; last_id: string }[]): ChunkResult {

@@ -11,7 +11,7 @@ import { taskWhere } from '../tasks/task-list.repository.ts';
 import { User, type IUser } from '../users/user.entity.ts';
 import { bulkAction, parseBulkParams, type BulkActionDefinition, type BulkParams } from './bulk-actions.ts';
 import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
-import { addSkipped, BulkRepository } from './bulk.repository.ts';
+import { addSkipped, BulkRepository, type PriorityItem } from './bulk.repository.ts';
 import { actionSql, type BulkContext } from './bulk-sql.ts';
 
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
@@ -19,6 +19,7 @@ export const INLINE_LIMIT = 5_000;
 /** A job works through its selection in chunks of this many tasks, one transaction each. */
 export const CHUNK_SIZE = 20_000;
 export const RUN_BULK_OPERATION = 'run-bulk-operation';
+const NOT_FOUND = 'not found in this project (or archived)';
 
 /** Which tasks an action applies to: picked rows, or everything matching a filter minus exclusions. */
 export type TaskSelection =
@@ -68,7 +69,11 @@ export class BulkService {
     if (size <= INLINE_LIMIT) {
       const result = await this.em.transactional(() =>
         this.repo.apply(actionSql(action.id, params, context), where, { projectId: access.project.id, actorId: actor.id }));
-      return { kind: 'done', outcome: { action, changed: result.changed, skipped: result.skipped } };
+      const skipped = { ...result.skipped };
+      // picked ids that are not (or no longer) tasks of this project
+      const missing = 'ids' in selection ? new Set(selection.ids).size - result.seen : 0;
+      if (missing > 0) skipped[NOT_FOUND] = missing;
+      return { kind: 'done', outcome: { action, changed: result.changed, skipped } };
     }
     if (!this.boss) throw new Error('bulk jobs need the job queue');
     const boss = this.boss;
@@ -81,6 +86,18 @@ export class BulkService {
       return op;
     });
     return { kind: 'queued', operation };
+  }
+
+  /** RedBrick's priority call: a priority and/or score per task, in one statement. */
+  async setPriorities(access: ProjectAccess, actor: IUser, items: PriorityItem[]): Promise<BulkOutcome> {
+    if (!access.canManageTasks) throw forbidden('Only project admins and managers can change priorities');
+    const ids = items.map((i) => i.taskId);
+    if (new Set(ids).size !== ids.length) throw unprocessable('Each task may appear only once', { taskId: 'duplicate task ids' });
+    const result = await this.em.transactional((em) => new BulkRepository(em).setPriorities(access.project.id, actor.id, items));
+    const skipped: Record<string, number> = {};
+    if (result.seen > result.changed) skipped['already had those values'] = result.seen - result.changed;
+    if (ids.length > result.seen) skipped[NOT_FOUND] = ids.length - result.seen;
+    return { action: bulkAction('priority')!, changed: result.changed, skipped };
   }
 
   /** A bulk operation of the project, for its progress widget. */

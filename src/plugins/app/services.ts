@@ -9,6 +9,7 @@ import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
+import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -23,6 +24,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     secrets: new SecretsService(em),
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
+    taskApi: new TaskApiRepository(em),
     bulk: new BulkService(em, boss),
   };
 }
