@@ -152,13 +152,13 @@ export class ArchivesRepository {
 function toArchiveRow(r: Record<string, unknown>): ArchiveRow {
   return {
     id: Number(r.id),
-    createdAt: r.created_at as Date,
+    createdAt: new Date(r.created_at as string),
     createdBy: (r.created_by as string | null) ?? null,
     reason: r.reason as string,
     taskCount: Number(r.task_count),
     remaining: Number(r.remaining),
     automatic: Boolean(r.automatic),
-    restoredAt: (r.restored_at as Date | null) ?? null,
+    restoredAt: r.restored_at ? new Date(r.restored_at as string) : null,
     restoredBy: (r.restored_by as string | null) ?? null,
   };
 }

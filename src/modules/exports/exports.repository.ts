@@ -141,7 +141,7 @@ function toExportRow(r: Record<string, unknown>): ExportRow {
     sizeBytes: Number(r.size_bytes),
     errorMessage: (r.error_message as string | null) ?? null,
     createdBy: (r.created_by as string | null) ?? null,
-    createdAt: r.created_at as Date,
-    finishedAt: (r.finished_at as Date | null) ?? null,
+    createdAt: new Date(r.created_at as string),
+    finishedAt: r.finished_at ? new Date(r.finished_at as string) : null,
   };
 }

@@ -41,7 +41,7 @@ export default async function exportsRoutes(fastify: FastifyInstance) {
   fastify.post('/projects/:projectId/exports', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
     const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId);
+    const access = await request.services.projects.access(user, projectId, 'manager');
     const body = request.body as Record<string, unknown>;
     try {
       const started = await request.services.exports.start(access, user, String(body.format ?? ''), selectionFromForm(body));
