@@ -2,6 +2,8 @@ import fp from 'fastify-plugin';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { BulkService } from '../../modules/bulk/bulk.service.ts';
+import { ArchivesService } from '../../modules/archives/archives.service.ts';
+import { ExportsService } from '../../modules/exports/exports.service.ts';
 import { ApiTokensService } from '../../modules/api-tokens/api-tokens.service.ts';
 import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
@@ -28,6 +30,8 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskApi: new TaskApiRepository(em),
     answers: new AnswersService(em),
     bulk: new BulkService(em, boss),
+    archives: new ArchivesService(em),
+    exports: new ExportsService(em, boss),
   };
 }
 export type Services = ReturnType<typeof createServices>;
