@@ -26,6 +26,7 @@ import projectsRoutes from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
+import answersRoutes from './modules/answers/answers.routes.ts';
 import bulkRoutes from './modules/bulk/bulk.routes.ts';
 import archivesRoutes from './modules/archives/archives.routes.ts';
 import exportsRoutes from './modules/exports/exports.routes.ts';
@@ -137,6 +138,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(membersRoutes);
   await fastify.register(tasksRoutes);
   await fastify.register(taskDetailRoutes);
+  await fastify.register(answersRoutes);
   await fastify.register(bulkRoutes);
   await fastify.register(archivesRoutes);
   await fastify.register(exportsRoutes);

@@ -12,6 +12,7 @@ import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
+import { AnswersService } from '../../modules/answers/answers.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -27,6 +28,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
     taskApi: new TaskApiRepository(em),
+    answers: new AnswersService(em),
     bulk: new BulkService(em, boss),
     archives: new ArchivesService(em),
     exports: new ExportsService(em, boss),
