@@ -1,10 +1,7 @@
-import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ormConfig } from '../src/db/orm-config.ts';
-import { createServices } from '../src/plugins/app/services.ts';
-import { launchBrowser, startServer, type RunningServer } from './helpers.ts';
+import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -15,22 +12,22 @@ const setIds: Record<string, number> = {};
 beforeAll(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  const orm = await MikroORM.init(ormConfig(server.databaseUrl));
-  const services = createServices(orm.em.fork());
-  const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: 'a long enough password' });
-  const lee = (await services.users.create({ email: 'lee@example.org', name: 'Lee Labeler', password: 'a long enough password', isAdmin: false })).user;
-  projectId = (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 1 })).id;
-  const access = await services.projects.access(admin, projectId, 'admin');
-  await services.members.add(access, 'lee@example.org', { role: 'member', stageIds: [] });
-  await services.projects.updateSchemas(access, [{ name: 'image', type: 'image_url', required: false }], [
-    { name: 'pedestrian', type: 'boolean' },
-    { name: 'vehicle', type: 'choice', options: ['car', 'bus', 'bike'] },
-    { name: 'speed_kmh', type: 'number' },
-    { name: 'hazards', type: 'multi_choice', options: ['glare', 'debris', 'animal', 'roadworks'] },
-    { name: 'notes', type: 'text' },
-    { name: 'box', type: 'json' },
-  ]);
-  await orm.close();
+  const { adminId, leeId } = await withServices(server.databaseUrl, async (services) => {
+    const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: PASSWORD });
+    const lee = (await services.users.create({ email: 'lee@example.org', name: 'Lee Labeler', password: PASSWORD, isAdmin: false })).user;
+    projectId = (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 1 })).id;
+    const access = await services.projects.access(admin, projectId, 'admin');
+    await services.members.add(access, 'lee@example.org', { role: 'member', stageIds: [] });
+    await services.projects.updateSchemas(access, [{ name: 'image', type: 'image_url', required: false }], [
+      { name: 'pedestrian', type: 'boolean' },
+      { name: 'vehicle', type: 'choice', options: ['car', 'bus', 'bike'] },
+      { name: 'speed_kmh', type: 'number' },
+      { name: 'hazards', type: 'multi_choice', options: ['glare', 'debris', 'animal', 'roadworks'] },
+      { name: 'notes', type: 'text' },
+      { name: 'box', type: 'json' },
+    ]);
+    return { adminId: admin.id, leeId: lee.id };
+  });
 
   const client = new pg.Client({ connectionString: server.databaseUrl });
   await client.connect();
@@ -47,10 +44,10 @@ beforeAll(async () => {
   await insert('model', 'default', null, null, {
     pedestrian: true, vehicle: 'car', speed_kmh: 48, hazards: ['glare'], notes: 'Wet road, low sun', box: { x: 120, y: 64, w: 40, h: 88 },
   });
-  await insert('lee', 'submission', label, lee.id, {
+  await insert('lee', 'submission', label, leeId, {
     pedestrian: true, vehicle: 'bus', speed_kmh: 48.0000001, hazards: ['glare', 'debris'], notes: 'wet road with low sun <script>alert(1)</script>', box: { x: 120, y: 64, w: 42, h: 88 },
   });
-  await insert('grace', 'correction', review, admin.id, {
+  await insert('grace', 'correction', review, adminId, {
     pedestrian: true, vehicle: 'car', speed_kmh: 50, hazards: ['glare', 'debris'], notes: 'Wet road, low sun.', box: { x: 120, y: 64, w: 40, h: 88 },
   });
   await client.end();
@@ -67,11 +64,7 @@ it('an admin ticks answer sets on the task view, compares them, and changes the 
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('dialog', (d) => errors.push(`dialog: ${d.message()}`));
 
-  await page.goto(`${server.url}/login`);
-  await page.getByLabel('Email').fill('grace@example.org');
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/projects$/);
+  await signIn(page, server.url, 'grace@example.org');
 
   await page.goto(`${server.url}/projects/${projectId}/tasks/${taskId}`);
   await page.getByLabel(`Compare answer set #${setIds.model}`).check();

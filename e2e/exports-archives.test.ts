@@ -1,10 +1,7 @@
-import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ormConfig } from '../src/db/orm-config.ts';
-import { createServices } from '../src/plugins/app/services.ts';
-import { launchBrowser, startServer, type RunningServer } from './helpers.ts';
+import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -13,11 +10,10 @@ let projectId: number;
 beforeAll(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  const orm = await MikroORM.init(ormConfig(server.databaseUrl));
-  const services = createServices(orm.em.fork());
-  const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: 'a long enough password' });
-  projectId = (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 0 })).id;
-  await orm.close();
+  projectId = await withServices(server.databaseUrl, async (services) => {
+    const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: PASSWORD });
+    return (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 0 })).id;
+  });
   const client = new pg.Client({ connectionString: server.databaseUrl });
   await client.connect();
   await client.query(
@@ -42,11 +38,7 @@ it('a manager exports a filtered view, archives two tasks and restores them', as
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
   page.on('dialog', (d) => d.accept());
 
-  await page.goto(`${server.url}/login`);
-  await page.getByLabel('Email').fill('grace@example.org');
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/projects$/);
+  await signIn(page, server.url, 'grace@example.org');
 
   // filter the list, then export exactly that view
   const listUrl = `${server.url}/projects/${projectId}/tasks`;
