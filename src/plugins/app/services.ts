@@ -10,6 +10,7 @@ import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
+import { QueueService } from '../../modules/queue/queue.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -26,6 +27,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskDetail: new TaskDetailService(em),
     taskApi: new TaskApiRepository(em),
     bulk: new BulkService(em, boss),
+    queue: new QueueService(em, boss),
   };
 }
 export type Services = ReturnType<typeof createServices>;
