@@ -86,7 +86,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
-    return request.services.queue.save(access, user, taskId(request), request.body as Static<typeof AnswerBody>);
+    return request.services.queue.save(access, user, taskId(request), request.body as { answers: Record<string, unknown>; version: number });
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/submission', {
