@@ -27,6 +27,7 @@ import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
 import bulkRoutes from './modules/bulk/bulk.routes.ts';
+import queueRoutes from './modules/queue/queue.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -136,6 +137,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(tasksRoutes);
   await fastify.register(taskDetailRoutes);
   await fastify.register(bulkRoutes);
+  await fastify.register(queueRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }
