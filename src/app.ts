@@ -28,6 +28,7 @@ import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
 import bulkRoutes from './modules/bulk/bulk.routes.ts';
 import queueRoutes from './modules/queue/queue.routes.ts';
+import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -138,6 +139,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(taskDetailRoutes);
   await fastify.register(bulkRoutes);
   await fastify.register(queueRoutes);
+  await fastify.register(deliveriesRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }

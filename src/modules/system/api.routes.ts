@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import projectsApi from '../projects/projects.api.ts';
 import tasksApi from '../tasks/tasks.api.ts';
 import queueApi from '../queue/queue.api.ts';
+import deliveriesApi from '../deliveries/deliveries.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
@@ -12,4 +13,5 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   await fastify.register(projectsApi);
   await fastify.register(tasksApi);
   await fastify.register(queueApi);
+  await fastify.register(deliveriesApi);
 }

@@ -11,12 +11,14 @@ import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
 import { QueueService } from '../../modules/queue/queue.service.ts';
+import { DeliveriesService } from '../../modules/deliveries/deliveries.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
  * there for services that start jobs (scripts without a job queue leave it out).
  */
 export function createServices(em: EntityManager, boss?: PgBoss) {
+  const bulk = new BulkService(em, boss);
   return {
     users: new UsersService(em),
     apiTokens: new ApiTokensService(em),
@@ -26,8 +28,9 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
     taskApi: new TaskApiRepository(em),
-    bulk: new BulkService(em, boss),
+    bulk,
     queue: new QueueService(em, boss),
+    deliveries: new DeliveriesService(em, bulk),
   };
 }
 export type Services = ReturnType<typeof createServices>;
