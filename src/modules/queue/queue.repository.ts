@@ -88,6 +88,16 @@ export interface HeldTaskRow {
   leaseExpiresAt: Date | null;
 }
 
+/** The event written with a stage change (its `after` gets the new stage, state and assignee). */
+export interface StageEvent {
+  projectId: number;
+  actorId: number;
+  kind: string;
+  before: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  note?: string;
+}
+
 export interface HandedOutRow {
   id: number;
   name: string;
@@ -229,20 +239,25 @@ export class QueueRepository {
     };
   }
 
-  async insertAnswerSet(row: { taskId: number; stageId: number; assignmentId: number; userId: number; kind: 'submission' | 'correction'; answers: Record<string, unknown> }): Promise<void> {
-    await sql`insert into answer_sets (task_id, stage_id, assignment_id, user_id, kind, answers, version)
-      values (${row.taskId}::bigint, ${row.stageId}::bigint, ${row.assignmentId}::bigint, ${row.userId}::bigint, ${row.kind}::text, ${JSON.stringify(row.answers)}::jsonb, 1)`.execute(this.db);
-  }
-
-  /** Writes new answers only if the stored version is still `version`; false when someone saved in between. */
-  async updateAnswerSet(id: number, version: number, answers: Record<string, unknown>): Promise<boolean> {
-    const result = await sql`update answer_sets set answers = ${JSON.stringify(answers)}::jsonb, version = version + 1, updated_at = now()
-      where id = ${id}::bigint and version = ${version}::int`.execute(this.db);
-    return Number(result.numAffectedRows ?? 0) === 1;
-  }
-
-  async markAnswerSetSubmitted(assignmentId: number): Promise<void> {
-    await sql`update answer_sets set submitted = true, updated_at = now() where assignment_id = ${assignmentId}::bigint`.execute(this.db);
+  /**
+   * Saves answers on the assignment's answer set if its version is still `version` (0 = none yet):
+   * one upsert. Returns the new version, or null when the version is stale.
+   */
+  async saveAnswers(row: { taskId: number; stageId: number; assignmentId: number; userId: number; kind: 'submission' | 'correction'; answers: Record<string, unknown>; version: number }): Promise<number | null> {
+    const answers = JSON.stringify(row.answers);
+    // version 0: the first save inserts (a concurrent first save makes the upsert find the row at version ≥ 1: stale)
+    const { rows } = row.version === 0
+      ? await sql<{ version: number }>`
+          insert into answer_sets (task_id, stage_id, assignment_id, user_id, kind, answers, version)
+          values (${row.taskId}::bigint, ${row.stageId}::bigint, ${row.assignmentId}::bigint, ${row.userId}::bigint, ${row.kind}::text, ${answers}::jsonb, 1)
+          on conflict (assignment_id) do update set answers = excluded.answers, version = answer_sets.version + 1, updated_at = now()
+            where answer_sets.version = 0
+          returning version`.execute(this.db)
+      : await sql<{ version: number }>`
+          update answer_sets set answers = ${answers}::jsonb, version = version + 1, updated_at = now()
+          where assignment_id = ${row.assignmentId}::bigint and version = ${row.version}::int
+          returning version`.execute(this.db);
+    return rows[0] ? Number(rows[0].version) : null;
   }
 
   /** Sets the status of the open assignment and mirrors it on the task (touched work loses its lease). */
@@ -261,11 +276,11 @@ export class QueueRepository {
       where id = ${task.id}::bigint`.execute(this.db);
   }
 
-  /** Closes the open assignment as finalized (with a review outcome in review stages). */
+  /** Closes the open assignment as finalized (with a review outcome in review stages) and submits its answers, in one statement. */
   async finalizeAssignment(assignmentId: number, outcome: 'accepted' | 'rejected' | 'corrected' | null): Promise<void> {
-    await sql`update assignments set status = 'finalized', outcome = ${outcome}::text, finalized_at = now(), updated_at = now()
-      where id = ${assignmentId}::bigint`.execute(this.db);
-    await sql`update answer_sets set submitted = true, updated_at = now() where assignment_id = ${assignmentId}::bigint`.execute(this.db);
+    await sql`with a as (update assignments set status = 'finalized', outcome = ${outcome}::text, finalized_at = now(), updated_at = now()
+                where id = ${assignmentId}::bigint returning id)
+              update answer_sets s set submitted = true, updated_at = now() from a where s.assignment_id = a.id`.execute(this.db);
   }
 
   /** The labeler who last finalized the task in the Label stage. */
@@ -280,7 +295,8 @@ export class QueueRepository {
    * for `assignTo` (kind given), or for the stage's pre-assignee (`preassign`), or leaves it in
    * the pool. Ground Truth has no work: the task just becomes `completed`.
    */
-  async enterStage(taskId: number, stage: IStage, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null }): Promise<number | null> {
+  async enterStage(taskId: number, stage: IStage, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
+    const e = opts.event;
     const terminal = stage.kind === 'ground_truth';
     const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
     const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
@@ -290,6 +306,13 @@ export class QueueRepository {
         insert into assignments (task_id, stage_id, user_id, status, kind)
         select ${taskId}::bigint, ${stage.id}::bigint, nu.user_id, 'assigned', ${kind}::text from nu where nu.user_id is not null
         returning id, user_id
+      ),
+      ev as (
+        insert into task_events (task_id, project_id, actor_id, kind, before, after, note)
+        select ${taskId}::bigint, ${e?.projectId ?? 0}::bigint, ${e?.actorId ?? null}::bigint, ${e?.kind ?? ''}::text, ${JSON.stringify(e?.before ?? null)}::jsonb,
+               ${JSON.stringify(e?.after ?? {})}::jsonb || jsonb_build_object('stage', ${stage.name}::text, 'state', ${opts.state}::text, 'assignee', (select u.name from ins join users u on u.id = ins.user_id)),
+               ${e?.note ?? null}::text
+        where ${e !== undefined}::boolean
       )
       update tasks t set stage_id = ${stage.id}::bigint, state = ${opts.state}::text,
         assignment_id = ins.id, assignee_id = ins.user_id,

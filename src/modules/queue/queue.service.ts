@@ -114,8 +114,8 @@ export class QueueService {
     const size = project.queueSize;
     const own = await this.repo.ownNext(project.id, stage.id, user.id, size, exclude);
     if (own.length >= size || !project.autoAssign) return own;
-    const claimed = await this.em.transactional((em) =>
-      new QueueRepository(em).claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude }));
+    // one statement: atomic on its own, no transaction round trips needed
+    const claimed = await this.repo.claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude });
     return [...own, ...claimed];
   }
 
@@ -209,10 +209,9 @@ export class QueueService {
       await repo.finalizeAssignment(task.assignmentId!, 'rejected');
       const label = (await this.stages(access)).find((s) => s.kind === 'label')!;
       const labeler = await repo.lastFinalizer(task.id, label.id);
-      const assignee = await repo.enterStage(task.id, label, { state: 'rejected', assignTo: labeler, kind: 'returned' });
-      await repo.event({
-        taskId: task.id, projectId: access.project.id, actorId: user.id, kind: 'review_rejected', note: reason,
-        before: { stage: stage.name, state: task.state }, after: { stage: label.name, state: 'rejected', assigneeId: assignee },
+      await repo.enterStage(task.id, label, {
+        state: 'rejected', assignTo: labeler, kind: 'returned',
+        event: { projectId: access.project.id, actorId: user.id, kind: 'review_rejected', note: reason, before: { stage: stage.name, state: task.state } },
       });
       return { stage: label.name, state: 'rejected' };
     }
@@ -236,10 +235,9 @@ export class QueueService {
     const completed = next.kind === 'ground_truth';
     const webhook = completed && Boolean(access.project.webhookUrl) && this.boss !== undefined;
     const state = completed ? 'completed' : 'in_progress';
-    const assignee = await repo.enterStage(task.id, next, { state, deliveryStatus: webhook ? 'pending' : null, submittedBy: user.id });
-    await repo.event({
-      taskId: task.id, projectId: access.project.id, actorId: user.id, kind,
-      before: { stage: stage.name, state: task.state }, after: { stage: next.name, state, ...(assignee ? { assigneeId: assignee } : {}) },
+    await repo.enterStage(task.id, next, {
+      state, deliveryStatus: webhook ? 'pending' : null, submittedBy: user.id,
+      event: { projectId: access.project.id, actorId: user.id, kind, before: { stage: stage.name, state: task.state } },
     });
     if (webhook) await enqueueInTransaction(repo.em, this.boss!, DELIVER_TASK, { taskId: task.id });
     return { stage: next.name, state };
@@ -327,22 +325,19 @@ export class QueueService {
    * version with 409 and both versions. Returns the new version (or the current one).
    */
   private async storeAnswers(access: ProjectAccess, repo: QueueRepository, task: WorkRow, stage: IStage, user: IUser, input: AnswerInput, required: boolean): Promise<number> {
-    const current = await repo.answerSetOf(task.assignmentId!);
     if (input.answers === undefined) {
       if (required) throw unprocessable('Send the answers to save', { answers: 'required' });
-      return current?.version ?? 0;
+      return (await repo.answerSetOf(task.assignmentId!))?.version ?? 0;
     }
     const { answers, errors } = parseAnswers(access.project.outputSchema ?? [], input.answers, { fromForm: input.fromForm });
     if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
     if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
-    const currentVersion = current?.version ?? 0;
-    if (input.version !== currentVersion) throw staleSave(current, answers);
-    if (!current) {
-      await repo.insertAnswerSet({ taskId: task.id, stageId: stage.id, assignmentId: task.assignmentId!, userId: user.id, kind: stage.kind === 'label' ? 'submission' : 'correction', answers });
-    } else if (!(await repo.updateAnswerSet(current.id, input.version, answers))) {
-      throw staleSave(await repo.answerSetOf(task.assignmentId!), answers);
-    }
-    return currentVersion + 1;
+    const version = await repo.saveAnswers({
+      taskId: task.id, stageId: stage.id, assignmentId: task.assignmentId!, userId: user.id,
+      kind: stage.kind === 'label' ? 'submission' : 'correction', answers, version: input.version,
+    });
+    if (version === null) throw staleSave(await repo.answerSetOf(task.assignmentId!), answers);
+    return version;
   }
 }
 
