@@ -54,7 +54,7 @@ async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
 }
 
 function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', RUN_WORKERS: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
 import { preAssignee } from '../assignments/pre-assign-sql.ts';
-import type { IStage } from '../stages/stage.entity.ts';
+import type { StageKind } from '../stages/stage.entity.ts';
 import type { AssignmentKind } from '../tasks/task.entity.ts';
 import { claimSql, ownNextSql, type ClaimArgs } from './queue-sql.ts';
 
@@ -88,6 +88,14 @@ export interface HeldTaskRow {
   leaseExpiresAt: Date | null;
 }
 
+export interface StageInfo {
+  id: number;
+  name: string;
+  kind: StageKind;
+  position: number;
+  reviewPercent: number;
+}
+
 /** The event written with a stage change (its `after` gets the new stage, state and assignee). */
 export interface StageEvent {
   projectId: number;
@@ -124,6 +132,13 @@ export class QueueRepository {
 
   private get db() {
     return this.em.getKysely();
+  }
+
+  /** The stages of a project in workflow order (plain rows: this runs on every queue request). */
+  async stages(projectId: number): Promise<StageInfo[]> {
+    const { rows } = await sql<Record<string, unknown>>`select id, name, kind, position, review_percent from stages
+      where project_id = ${projectId}::bigint order by position`.execute(this.db);
+    return rows.map((r) => ({ id: num(r.id), name: String(r.name), kind: r.kind as StageKind, position: num(r.position), reviewPercent: num(r.review_percent) }));
   }
 
   /** Claims up to `limit` pool tasks for the user (one statement); returns their ids. */
@@ -295,7 +310,7 @@ export class QueueRepository {
    * for `assignTo` (kind given), or for the stage's pre-assignee (`preassign`), or leaves it in
    * the pool. Ground Truth has no work: the task just becomes `completed`.
    */
-  async enterStage(taskId: number, stage: IStage, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
+  async enterStage(taskId: number, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
     const e = opts.event;
     const terminal = stage.kind === 'ground_truth';
     const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);

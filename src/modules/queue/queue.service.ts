@@ -5,12 +5,10 @@ import { conflict, forbidden, HttpError, notFound, unprocessable } from '../../l
 import { enqueueInTransaction } from '../../jobs/job.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import type { OutputField } from '../projects/project.entity.ts';
-import { ProjectsService } from '../projects/projects.service.ts';
-import type { IStage } from '../stages/stage.entity.ts';
 import { answerViews, inputViews, scoreText, type AnswerView, type InputView } from '../tasks/task-detail.service.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
-import { QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type WorkRow } from './queue.repository.ts';
+import { QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type StageInfo, type WorkRow } from './queue.repository.ts';
 
 export const DELIVER_TASK = 'deliver-task';
 
@@ -35,7 +33,7 @@ export interface FormField {
 
 export interface WorkView {
   task: WorkRow;
-  stage: IStage;
+  stage: StageInfo;
   priorityScore: string | null;
   inputs: InputView[];
   metadata: [string, string][];
@@ -70,7 +68,7 @@ export function staleSave(current: AnswerSetRow | null, yours: Answers): HttpErr
  */
 export class QueueService {
   private readonly repo: QueueRepository;
-  private stageCache?: { projectId: number; stages: IStage[] };
+  private stageCache?: { projectId: number; stages: StageInfo[] };
 
   constructor(
     private readonly em: EntityManager,
@@ -79,22 +77,22 @@ export class QueueService {
     this.repo = new QueueRepository(em);
   }
 
-  async stages(access: ProjectAccess): Promise<IStage[]> {
+  async stages(access: ProjectAccess): Promise<StageInfo[]> {
     if (this.stageCache?.projectId !== access.project.id) {
-      this.stageCache = { projectId: access.project.id, stages: await new ProjectsService(this.em).stages(access.project) };
+      this.stageCache = { projectId: access.project.id, stages: await this.repo.stages(access.project.id) };
     }
     return this.stageCache.stages;
   }
 
   /** The stages the user may work in (label and review stages; members may be limited to some). */
-  async workStages(access: ProjectAccess): Promise<IStage[]> {
+  async workStages(access: ProjectAccess): Promise<StageInfo[]> {
     const stages = (await this.stages(access)).filter((s) => s.kind !== 'ground_truth');
     const limited = access.role === 'member' && access.membership ? access.membership.stages.getItems().map((s) => s.id) : [];
     return limited.length ? stages.filter((s) => limited.includes(s.id)) : stages;
   }
 
   /** A stage by name (as the API names them) or id. */
-  async stage(access: ProjectAccess, ref: string | number): Promise<IStage> {
+  async stage(access: ProjectAccess, ref: string | number): Promise<StageInfo> {
     const stages = await this.stages(access);
     const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
     if (!found) throw notFound('No such stage');
@@ -201,7 +199,7 @@ export class QueueService {
     });
   }
 
-  private async decide(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: IStage, decision: ReviewDecision, input: AnswerInput & { reason?: string }) {
+  private async decide(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, decision: ReviewDecision, input: AnswerInput & { reason?: string }) {
     if (decision === 'reject') {
       const reason = (input.reason ?? '').trim();
       if (!reason) throw unprocessable('A reason is required to reject', { reason: 'A reason is required' });
@@ -228,7 +226,7 @@ export class QueueService {
    * (0 % = disabled); the first that takes it is next, else Ground Truth (`completed`, and
    * queued for the webhook when the project has one). Entering a stage applies its pre-assignment.
    */
-  private async moveOn(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: IStage, kind: string) {
+  private async moveOn(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, kind: string) {
     const stages = await this.stages(access);
     const next = stages.filter((s) => s.position > stage.position && s.kind === 'review')
       .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
@@ -303,7 +301,7 @@ export class QueueService {
   }
 
   /** Runs an assignee action on the locked task: 404 for members on others' tasks, 403 for managers. */
-  private async act<T>(access: ProjectAccess, user: IUser, taskId: number, fn: (repo: QueueRepository, task: WorkRow, stage: IStage) => Promise<T>): Promise<T> {
+  private async act<T>(access: ProjectAccess, user: IUser, taskId: number, fn: (repo: QueueRepository, task: WorkRow, stage: StageInfo) => Promise<T>): Promise<T> {
     const stages = await this.stages(access);
     return this.em.transactional(async (em) => {
       const repo = new QueueRepository(em);
@@ -324,7 +322,7 @@ export class QueueService {
    * Stores the answers of the action (if any) on the assignment's answer set, refusing a stale
    * version with 409 and both versions. Returns the new version (or the current one).
    */
-  private async storeAnswers(access: ProjectAccess, repo: QueueRepository, task: WorkRow, stage: IStage, user: IUser, input: AnswerInput, required: boolean): Promise<number> {
+  private async storeAnswers(access: ProjectAccess, repo: QueueRepository, task: WorkRow, stage: StageInfo, user: IUser, input: AnswerInput, required: boolean): Promise<number> {
     if (input.answers === undefined) {
       if (required) throw unprocessable('Send the answers to save', { answers: 'required' });
       return (await repo.answerSetOf(task.assignmentId!))?.version ?? 0;
