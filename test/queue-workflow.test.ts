@@ -203,4 +203,21 @@ describe('Queue workflow', () => {
     expect((await row(a)).assignee_id).toBeNull();
     expect((await row(c)).assignee_id).toBe(String(ids.lena));
   });
+
+  it('documents every queue, review, issue, reservation and delivery call in the OpenAPI document', async () => {
+    const doc = await request(t.app.server).get('/api/docs/json');
+    const paths = Object.keys(doc.body.paths);
+    for (const path of [
+      '/api/v1/projects/{projectId}/queue', '/api/v1/projects/{projectId}/stages/{stage}/next', '/api/v1/projects/{projectId}/work/{taskId}',
+      '/api/v1/projects/{projectId}/tasks/{taskId}/answers', '/api/v1/projects/{projectId}/tasks/{taskId}/submission',
+      '/api/v1/projects/{projectId}/tasks/{taskId}/finalization', '/api/v1/projects/{projectId}/queue/finalization',
+      '/api/v1/projects/{projectId}/tasks/{taskId}/skip', '/api/v1/projects/{projectId}/tasks/{taskId}/issue',
+      '/api/v1/projects/{projectId}/tasks/{taskId}/issue/resolution', '/api/v1/projects/{projectId}/issues',
+      '/api/v1/projects/{projectId}/tasks/{taskId}/review', '/api/v1/projects/{projectId}/reservations',
+      '/api/v1/projects/{projectId}/reservations/{userId}', '/api/v1/projects/{projectId}/reservations/release',
+      '/api/v1/projects/{projectId}/deliveries', '/api/v1/projects/{projectId}/deliveries/acknowledgement',
+      '/api/v1/projects/{projectId}/deliveries/rejection', '/api/v1/projects/{projectId}/webhook-deliveries',
+      '/api/v1/projects/{projectId}/tasks/assign', '/api/v1/projects/{projectId}/tasks/stage',
+    ]) expect(paths).toContain(path);
+  });
 });
