@@ -30,6 +30,8 @@ import answersRoutes from './modules/answers/answers.routes.ts';
 import bulkRoutes from './modules/bulk/bulk.routes.ts';
 import archivesRoutes from './modules/archives/archives.routes.ts';
 import exportsRoutes from './modules/exports/exports.routes.ts';
+import queueRoutes from './modules/queue/queue.routes.ts';
+import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -142,6 +144,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(bulkRoutes);
   await fastify.register(archivesRoutes);
   await fastify.register(exportsRoutes);
+  await fastify.register(queueRoutes);
+  await fastify.register(deliveriesRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }

@@ -2,6 +2,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
 import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
+import { Migration20261122130000_queues } from '../../migrations/Migration20261122130000_queues.ts';
 import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
@@ -28,6 +29,7 @@ export const entities = [
 const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_bulk_progress', class: Migration20261122100000_bulk_progress },
+  { name: 'Migration20261122130000_queues', class: Migration20261122130000_queues },
   { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
 ];
 

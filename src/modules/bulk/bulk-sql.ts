@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { preAssignee } from '../assignments/pre-assign-sql.ts';
 import type { IStage } from '../stages/stage.entity.ts';
 import type { BulkActionId, BulkParams } from './bulk-actions.ts';
 import { CLEAR_ASSIGNMENT, type ActionSql } from './bulk.repository.ts';
@@ -16,12 +17,6 @@ export interface BulkContext {
 
 const SAVED_WORK = sql`t.assignment_status in ('saved', 'pending_finalization')`;
 const ASSIGNEE_BEFORE = sql`'assignee', sel.assignee_name`;
-
-/** The user a task is pre-assigned to in a stage (`tasks.pre_assign`), if still a project member. */
-const preAssignee = (stage: IStage) => sql`(
-  select pm.user_id from project_members pm
-  where pm.project_id = t.project_id and jsonb_typeof(t.pre_assign -> ${stage.name}::text) = 'number'
-    and pm.user_id = (t.pre_assign ->> ${stage.name}::text)::bigint)`;
 
 /** The state a task has after it is moved into a stage by hand. */
 const stateIn = (stage: IStage) => stage.kind === 'ground_truth'

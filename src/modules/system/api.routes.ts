@@ -3,6 +3,8 @@ import projectsApi from '../projects/projects.api.ts';
 import tasksApi from '../tasks/tasks.api.ts';
 import answersApi from '../answers/answers.api.ts';
 import exportsApi from '../exports/exports.api.ts';
+import queueApi from '../queue/queue.api.ts';
+import deliveriesApi from '../deliveries/deliveries.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
@@ -14,4 +16,6 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   await fastify.register(tasksApi);
   await fastify.register(answersApi);
   await fastify.register(exportsApi);
+  await fastify.register(queueApi);
+  await fastify.register(deliveriesApi);
 }

@@ -13,12 +13,15 @@ import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
 import { AnswersService } from '../../modules/answers/answers.service.ts';
+import { QueueService } from '../../modules/queue/queue.service.ts';
+import { DeliveriesService } from '../../modules/deliveries/deliveries.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
  * there for services that start jobs (scripts without a job queue leave it out).
  */
 export function createServices(em: EntityManager, boss?: PgBoss) {
+  const bulk = new BulkService(em, boss);
   return {
     users: new UsersService(em),
     apiTokens: new ApiTokensService(em),
@@ -29,9 +32,11 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskDetail: new TaskDetailService(em),
     taskApi: new TaskApiRepository(em),
     answers: new AnswersService(em),
-    bulk: new BulkService(em, boss),
+    bulk,
     archives: new ArchivesService(em),
     exports: new ExportsService(em, boss),
+    queue: new QueueService(em, boss),
+    deliveries: new DeliveriesService(em, bulk),
   };
 }
 export type Services = ReturnType<typeof createServices>;
