@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { forbidden, unprocessable } from '../../lib/errors.ts';
-import { queryRecord } from '../bulk/bulk.service.ts';
+import { queryRecord } from '../tasks/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { parseTaskFilter } from '../tasks/task-filter.ts';

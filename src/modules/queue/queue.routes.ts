@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { queryRecord } from '../bulk/bulk.service.ts';
+import { queryRecord } from '../tasks/task-selection.ts';
 import { describeOutcome } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
