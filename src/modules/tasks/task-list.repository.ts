@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql, type RawBuilder } from 'kysely';
+import { DummyDriver, Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, sql, type CompiledQuery, type RawBuilder } from 'kysely';
 import type { SortKey, TaskFilter } from './task-filter.ts';
 
 /** Totals are exact up to this many rows, then shown as "10,000+". */
@@ -83,50 +83,78 @@ export function taskWhere(scope: TaskListScope, filter: TaskFilter): RawBuilder<
   return sql.join(where, sql` and `);
 }
 
-export class TaskListRepository {
-  constructor(private readonly em: EntityManager) {}
+/**
+ * Compiles queries without a connection: the list's SQL is built by the pure functions below and
+ * run by the repository, and the list benchmark runs the very same text and parameters with `pg`.
+ */
+const compiler = new Kysely<unknown>({
+  dialect: {
+    createAdapter: () => new PostgresAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new PostgresIntrospector(db),
+    createQueryCompiler: () => new PostgresQueryCompiler(),
+  },
+});
 
-  /** One page of the list and its total (exact up to COUNT_CAP). A page past the end is clamped. */
-  async page(scope: TaskListScope, filter: TaskFilter): Promise<{ rows: TaskListRow[]; total: number; capped: boolean; page: number }> {
-    const where = taskWhere(scope, filter);
-    const db = this.em.getKysely();
-    const counted = await sql<{ n: string }>`select count(*) as n from (select 1 from tasks t where ${where} limit ${COUNT_CAP + 1}) x`.execute(db);
-    const n = Number(counted.rows[0].n);
-    const capped = n > COUNT_CAP;
-    const total = Math.min(n, COUNT_CAP);
-    const lastPage = Math.max(1, Math.ceil(total / filter.size));
-    // clamp only when the end is known; beyond the cap the page simply comes back empty
-    const page = capped ? filter.page : Math.min(filter.page, lastPage);
-    const order = sql.raw(ORDER[filter.sort].replaceAll('%d', filter.dir));
-    const { rows } = await sql<Record<string, unknown>>`
+/** Compiles a query built with Kysely's `sql` (for callers that run it with their own client). */
+export const compileQuery = <T>(query: RawBuilder<T>): CompiledQuery<T> => query.compile(compiler);
+
+/** The capped count of a view: `n` is exact up to COUNT_CAP, COUNT_CAP + 1 means "more". */
+export function taskCountQuery(scope: TaskListScope, filter: TaskFilter): CompiledQuery<{ n: string }> {
+  return sql<{ n: string }>`select count(*) as n from (select 1 from tasks t where ${taskWhere(scope, filter)} limit ${COUNT_CAP + 1}) x`.compile(compiler);
+}
+
+/** Total, cap and the page actually shown, from the capped count. A page past the end is clamped. */
+export function pageOf(filter: TaskFilter, counted: number): { total: number; capped: boolean; page: number } {
+  const capped = counted > COUNT_CAP;
+  const total = Math.min(counted, COUNT_CAP);
+  const lastPage = Math.max(1, Math.ceil(total / filter.size));
+  // clamp only when the end is known; beyond the cap the page simply comes back empty
+  return { total, capped, page: capped ? filter.page : Math.min(filter.page, lastPage) };
+}
+
+/** One page of a view, in its sort order. */
+export function taskPageQuery(scope: TaskListScope, filter: TaskFilter, page: number): CompiledQuery<Record<string, unknown>> {
+  const order = sql.raw(ORDER[filter.sort].replaceAll('%d', filter.dir));
+  return sql<Record<string, unknown>>`
       select t.id, t.name, t.created_at, t.last_submitted_at, t.state, s.name as stage_name, t.priority,
              trim_scale(t.priority_score)::text as priority_score, t.client_batch_id, u.name as assignee_name,
              t.assignment_status, t.held, t.has_open_issue
       from tasks t
       join stages s on s.id = t.stage_id
       left join users u on u.id = t.assignee_id
-      where ${where}
+      where ${taskWhere(scope, filter)}
       order by ${order}
-      limit ${filter.size} offset ${(page - 1) * filter.size}`.execute(db);
-    return {
-      rows: rows.map((r) => ({
-        id: Number(r.id),
-        name: r.name as string,
-        createdAt: r.created_at as Date,
-        lastSubmittedAt: (r.last_submitted_at as Date | null) ?? null,
-        state: r.state as string,
-        stageName: r.stage_name as string,
-        priority: Number(r.priority),
-        priorityScore: (r.priority_score as string | null) ?? null,
-        clientBatchId: (r.client_batch_id as string | null) ?? null,
-        assigneeName: (r.assignee_name as string | null) ?? null,
-        assignmentStatus: (r.assignment_status as string | null) ?? null,
-        held: Boolean(r.held),
-        hasOpenIssue: Boolean(r.has_open_issue),
-      })),
-      total,
-      capped,
-      page,
-    };
+      limit ${filter.size} offset ${(page - 1) * filter.size}`.compile(compiler);
+}
+
+function toRow(r: Record<string, unknown>): TaskListRow {
+  return {
+    id: Number(r.id),
+    name: r.name as string,
+    createdAt: r.created_at as Date,
+    lastSubmittedAt: (r.last_submitted_at as Date | null) ?? null,
+    state: r.state as string,
+    stageName: r.stage_name as string,
+    priority: Number(r.priority),
+    priorityScore: (r.priority_score as string | null) ?? null,
+    clientBatchId: (r.client_batch_id as string | null) ?? null,
+    assigneeName: (r.assignee_name as string | null) ?? null,
+    assignmentStatus: (r.assignment_status as string | null) ?? null,
+    held: Boolean(r.held),
+    hasOpenIssue: Boolean(r.has_open_issue),
+  };
+}
+
+export class TaskListRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /** One page of the list and its total (exact up to COUNT_CAP). A page past the end is clamped. */
+  async page(scope: TaskListScope, filter: TaskFilter): Promise<{ rows: TaskListRow[]; total: number; capped: boolean; page: number }> {
+    const db = this.em.getKysely();
+    const counted = await db.executeQuery(taskCountQuery(scope, filter));
+    const { total, capped, page } = pageOf(filter, Number(counted.rows[0].n));
+    const { rows } = await db.executeQuery(taskPageQuery(scope, filter, page));
+    return { rows: rows.map(toRow), total, capped, page };
   }
 }
