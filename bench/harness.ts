@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { migrate } from '../src/db/migrate.ts';
 import { findSeed, seedTasks, type SeedOptions, type SeededProject } from './seed-tasks.ts';
 
 export const BENCH_DIR = resolve(import.meta.dirname, 'out');
@@ -54,6 +55,7 @@ async function seededDatabase(server: EmbeddedPostgres, options: SeedOptions & {
       log(`seeding database ${name}`);
       seed = await seedTasks(url, { ...options, log });
     } else {
+      await migrate(url); // a new migration (e.g. an index) applies to the seeded data
       log(`reusing database ${name} (${options.tasks.toLocaleString('en-US')} tasks; BENCH_RESEED=1 to seed again)`);
     }
     return { url, seed, stop: () => server.stop() };

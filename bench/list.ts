@@ -5,19 +5,19 @@
  * PostgreSQL under bench/out/, starts the real server as a child process, signs in over HTTP as
  * the instance admin, and for each view measures the HTTP time of the htmx fragment and of the
  * full page, and the time of the very same SQL (the capped count, then the page query, compiled by
- * the functions the repository uses) run directly with `pg`. Then it times a bulk "set priority" on
+ * the functions the repository uses, in the same flow) run directly with `pg`. Then it times a bulk "set priority" on
  * the N/10 tasks of one client batch (100,000 at 1M) against the raw UPDATE of the same rows.
  *
  * Environment: BENCH_TASKS (default 1000000), BENCH_RESEED=1 (seed a fresh database),
  * BENCH_ROUNDS (requests per view and kind, default 40), BENCH_BULK_RUNS (default 3),
- * BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (print
- * EXPLAIN (ANALYZE, BUFFERS) of each view's queries).
+ * BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (only print
+ * EXPLAIN (ANALYZE, BUFFERS) of each view's count and page queries, no timing).
  * The last line of output is one JSON object.
  */
 import { join } from 'node:path';
 import pg from 'pg';
 import { parseTaskFilter, canonicalQuery, type TaskFilter } from '../src/modules/tasks/task-filter.ts';
-import { compileQuery, pageOf, taskCountQuery, taskPageQuery, taskWhere, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
+import { compileQuery, loadTaskPage, pageOf, SMALL_VIEW, taskCountQuery, taskPageQuery, taskWhere, type RunQuery, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
 import { sql } from 'kysely';
 import { BENCH_DIR, benchDatabase, HttpClient, percentile, round1, sleep, startServer, table } from './harness.ts';
 import { BULK_BATCH, type SeededProject } from './seed-tasks.ts';
@@ -53,23 +53,20 @@ function filterOf(query: string): TaskFilter {
   return filter;
 }
 
-/** The list's SQL exactly as the repository runs it: the capped count, then the page. */
+/** The list's SQL exactly as the repository runs it (same flow, same compiled queries), with `pg`. */
 async function runSql(client: pg.Client, scope: TaskListScope, filter: TaskFilter): Promise<number[]> {
-  const count = taskCountQuery(scope, filter);
-  const counted = await client.query<{ n: string }>(count.sql, count.parameters as unknown[]);
-  const { page } = pageOf(filter, Number(counted.rows[0].n));
-  const query = taskPageQuery(scope, filter, page);
-  const { rows } = await client.query<{ id: string }>(query.sql, query.parameters as unknown[]);
-  return rows.map((r) => Number(r.id));
+  const run: RunQuery = async (q) => (await client.query(q.sql, q.parameters as unknown[])).rows;
+  const { rows } = await loadTaskPage(run, scope, filter);
+  return rows.map((r) => r.id);
 }
 
 async function explain(client: pg.Client, scope: TaskListScope, filter: TaskFilter) {
   const count = taskCountQuery(scope, filter);
-  const counted = await client.query<{ n: string }>(count.sql, count.parameters as unknown[]);
-  const query = taskPageQuery(scope, filter, pageOf(filter, Number(counted.rows[0].n)).page);
-  for (const q of [count, query]) {
+  const counted = Number((await client.query<{ n: string }>(count.sql, count.parameters as unknown[])).rows[0].n);
+  const queries = counted <= SMALL_VIEW ? [count] : [count, taskPageQuery(scope, filter, pageOf(filter, counted).page)];
+  for (const q of queries) {
     const { rows } = await client.query(`explain (analyze, buffers, costs off, summary on) ${q.sql}`, q.parameters as unknown[]);
-    console.error(rows.map((r) => `    ${r['QUERY PLAN']}`).join('\n'));
+    console.log(rows.map((r) => `    ${r['QUERY PLAN']}`).join('\n'));
   }
 }
 
@@ -78,6 +75,18 @@ const idsIn = (html: string) => [...html.matchAll(/<td class="num mono">(\d+)<\/
 async function main() {
   const db = await benchDatabase({ tasks: TASKS, layout: 'spread', reseed: process.env.BENCH_RESEED === '1' }, log);
   const { seed } = db;
+  if (process.env.BENCH_EXPLAIN === '1') {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const scope: TaskListScope = { projectId: seed.projectId, viewerId: seed.adminId, onlyAssignedToViewer: false };
+    for (const view of views(seed)) {
+      console.log(`\n== ${view.name}: ?${view.query}`);
+      await explain(client, scope, filterOf(view.query));
+    }
+    await client.end();
+    await db.stop();
+    return;
+  }
   const nodeArgs = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir', join(BENCH_DIR, 'prof')] : [];
   const server = await startServer(db.url, { RUN_WORKERS: 'true' }, nodeArgs);
   const client = new pg.Client({ connectionString: db.url });
@@ -95,10 +104,6 @@ async function main() {
       const filter = filterOf(view.query);
       if (canonicalQuery(filter) !== view.query) throw new Error(`view query is not canonical: ${view.query} vs ${canonicalQuery(filter)}`);
       const path = view.query ? `${base}?${view.query}` : base;
-      if (process.env.BENCH_EXPLAIN === '1') {
-        console.error(`\n== ${view.name}: ${path}`);
-        await explain(client, scope, filter);
-      }
       // warm up, and check that HTTP and SQL show the same rows
       let sqlIds: number[] = [];
       for (let i = 0; i < WARMUP; i++) {
