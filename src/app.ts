@@ -26,6 +26,7 @@ import projectsRoutes from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
+import bulkRoutes from './modules/bulk/bulk.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -134,6 +135,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(membersRoutes);
   await fastify.register(tasksRoutes);
   await fastify.register(taskDetailRoutes);
+  await fastify.register(bulkRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }

@@ -1,6 +1,7 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
+import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
 import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
@@ -26,6 +27,7 @@ export const entities = [
 /** Listed explicitly so tsx, vitest and production all run the same migrations. */
 const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
+  { name: 'Migration20261122100000_bulk_progress', class: Migration20261122100000_bulk_progress },
   { name: 'Migration20261122110000_list_indexes', class: Migration20261122110000_list_indexes },
 ];
 

@@ -11,6 +11,8 @@ export interface JobContext {
   boss: PgBoss;
   log: FastifyBaseLogger;
   signal: AbortSignal;
+  /** false while pg-boss will retry a failure; true on the last attempt */
+  lastAttempt: boolean;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import projectsApi from '../projects/projects.api.ts';
+import tasksApi from '../tasks/tasks.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
@@ -8,4 +9,5 @@ export default async function apiRoutes(fastify: FastifyInstance) {
     if (!request.user) throw unauthorized('Send a valid API token as "Authorization: Bearer <token>"');
   });
   await fastify.register(projectsApi);
+  await fastify.register(tasksApi);
 }

@@ -6,6 +6,9 @@ import { createServices } from './services.ts';
  * Creates the queues of every job and, unless disabled, runs their workers in this process.
  * Several processes may do this against one database: pg-boss hands each job to one worker.
  */
+/** pg-boss's default number of retries after a failed attempt */
+const DEFAULT_RETRY_LIMIT = 2;
+
 export default fp(
   async function jobsPlugin(fastify, opts: { runWorkers: boolean }) {
     for (const job of jobs) {
@@ -15,7 +18,8 @@ export default fp(
       await fastify.boss.work(job.name, { localConcurrency: job.concurrency ?? 1, pollingIntervalSeconds: 1 }, async ([item]) => {
         const em = fastify.orm.em.fork();
         const log = fastify.log.child({ job: job.name, jobId: item.id });
-        await job.run(item.data, { em, services: createServices(em), boss: fastify.boss, log, signal: item.signal });
+        const lastAttempt = item.retryCount >= (job.queue?.retryLimit ?? DEFAULT_RETRY_LIMIT);
+        await job.run(item.data, { em, services: createServices(em, fastify.boss), boss: fastify.boss, log, signal: item.signal, lastAttempt });
       });
     }
   },

@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PgBoss } from 'pg-boss';
+import { BulkService } from '../../modules/bulk/bulk.service.ts';
 import { ApiTokensService } from '../../modules/api-tokens/api-tokens.service.ts';
 import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
@@ -7,9 +9,13 @@ import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
+import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
 
-/** The composition root: every service of one unit of work shares one EntityManager. */
-export function createServices(em: EntityManager) {
+/**
+ * The composition root: every service of one unit of work shares one EntityManager. `boss` is
+ * there for services that start jobs (scripts without a job queue leave it out).
+ */
+export function createServices(em: EntityManager, boss?: PgBoss) {
   return {
     users: new UsersService(em),
     apiTokens: new ApiTokensService(em),
@@ -18,6 +24,8 @@ export function createServices(em: EntityManager) {
     secrets: new SecretsService(em),
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
+    taskApi: new TaskApiRepository(em),
+    bulk: new BulkService(em, boss),
   };
 }
 export type Services = ReturnType<typeof createServices>;
@@ -31,10 +39,10 @@ declare module 'fastify' {
 export default fp(
   async function services(fastify) {
     fastify.decorateRequest('services', {
-      getter(this: { em: EntityManager; _services?: Services }) {
-        return (this._services ??= createServices(this.em));
+      getter(this: { em: EntityManager; server: { boss: PgBoss }; _services?: Services }) {
+        return (this._services ??= createServices(this.em, this.server.boss));
       },
     });
   },
-  { name: 'services', dependencies: ['orm'] },
+  { name: 'services', dependencies: ['orm', 'boss'] },
 );
