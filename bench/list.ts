@@ -128,7 +128,7 @@ async function main() {
         const started = performance.now();
         await runSql(client, scope, filter);
         direct.push(performance.now() - started);
-        total ||= /of <strong>([^<]+)<\/strong>/.exec(f.text)?.[1] ?? '0';
+        total ||= /of <strong[^>]*>([^<]+)<\/strong>/.exec(f.text)?.[1] ?? '0';
       }
       const r = {
         view: view.name, total,
@@ -190,7 +190,7 @@ async function benchBulk(http: HttpClient, client: pg.Client, seed: SeededProjec
   try {
     for (let run = 0; run < BULK_RUNS; run++) {
       if (note === undefined) {
-        const result = await bulkOverHttp(http, client, seed, query, 1000 + run);
+        const result = await bulkOverHttp(http, client, seed, query, 1000 + run, selected);
         if (typeof result === 'string') note = result;
         else bulkMs.push(result);
       }
@@ -212,7 +212,7 @@ async function benchBulk(http: HttpClient, client: pg.Client, seed: SeededProjec
 }
 
 /** POST the bulk form; ms until its operation is completed, or why it could not run. */
-async function bulkOverHttp(http: HttpClient, client: pg.Client, seed: SeededProject, filterQuery: string, priority: number): Promise<number | string> {
+async function bulkOverHttp(http: HttpClient, client: pg.Client, seed: SeededProject, filterQuery: string, priority: number, selected: number): Promise<number | string> {
   const listPath = `/projects/${seed.projectId}/tasks?${filterQuery}`;
   const page = await http.get(listPath);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1];
@@ -229,7 +229,12 @@ async function bulkOverHttp(http: HttpClient, client: pg.Client, seed: SeededPro
   for (;;) {
     const { rows } = await client.query<{ status: string; error_message: string | null }>('select status, error_message from bulk_operations where id = $1', [operationId]);
     const status = rows[0]?.status;
-    if (status === 'completed') return performance.now() - t0;
+    if (status === 'completed') {
+      const ms = performance.now() - t0;
+      const { rows: done } = await client.query<{ changed: number; total: number }>('select changed, total from bulk_operations where id = $1', [operationId]);
+      if (done[0].changed !== selected) throw new Error(`bulk operation ${operationId} changed ${done[0].changed} of ${done[0].total} tasks, expected ${selected}`);
+      return ms;
+    }
     if (status === 'failed') throw new Error(`bulk operation ${operationId} failed: ${rows[0].error_message}`);
     if (performance.now() - t0 > 600_000) throw new Error(`bulk operation ${operationId} did not finish in 10 minutes`);
     await sleep(20);
