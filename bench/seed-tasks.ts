@@ -24,6 +24,8 @@ export const BENCH_ADMIN = 'admin@bench.tasklane';
 export const BENCH_MANAGER = 'manager@bench.tasklane';
 /** Client batch ID of every 10th task (exactly N/10 tasks: 100,000 at 1M): the bulk benchmark's selection. */
 export const BULK_BATCH = 'bulk-tenth';
+/** The seed's "now": fixed, so two seeds are identical (dates run up to it, never past it). */
+export const SEED_NOW = '2026-11-22 08:00Z';
 /** Number of regular client batches (plus BULK_BATCH: 200 batch IDs in all). */
 export const BATCHES = 199;
 
@@ -233,10 +235,10 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
             s.submitted_at,
             case when s.submitted_at is not null then ($3::bigint[])[1 + n % array_length($3::bigint[], 1)] end
      from generate_series(1, $2::int) as n
-     -- created over the last year, oldest first; submitted (all but new tasks) up to 30 days later
-     cross join lateral (select timestamptz '2025-11-22 08:00Z' + (n::float8 / $2) * interval '365 days' as created_at) c
+     -- created over the year before SEED_NOW, oldest first; submitted (all but new tasks) up to 30 days later
+     cross join lateral (select timestamptz '${SEED_NOW}' - interval '365 days' + (n::float8 / $2) * interval '365 days' as created_at) c
      cross join lateral (select case when ${spread ? 'n % 100 >= 50' : 'n % 100 >= 85'}
-                                     then c.created_at + (${h(8)} % 43200) * interval '1 minute' end as submitted_at) s`,
+                                     then least(c.created_at + (${h(8)} % 43200) * interval '1 minute', timestamptz '${SEED_NOW}') end as submitted_at) s`,
     [seed.projectId, seed.tasks, seed.labelers, seed.reviewers],
   );
   lap('tasks');
