@@ -44,7 +44,6 @@ const ORDER: Record<SortKey, string> = {
 
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-/** Builds the WHERE clause of a filter. Values only ever travel as bound parameters. */
 /**
  * The project's distinct client batch IDs that match an ILIKE pattern. "Batch contains" compares
  * against these instead of running ILIKE on every task: batch IDs repeat (a batch is thousands of
@@ -64,6 +63,23 @@ function matchingBatchIds(projectId: number, pattern: string): RawBuilder<unknow
     ) select v from b where v ilike ${pattern}`;
 }
 
+/**
+ * `name ILIKE '%q%'`, answered by the trigram index on name. Names share their leading words
+ * ("frame-", "upload-…-row-", "task-000…"): those trigrams sit in nearly every name, and the index
+ * reads their whole posting lists to intersect them (~25 ms at 1M tasks, for a handful of rows).
+ * When q is a word followed by digits, the index is asked only for the part from the first digit
+ * (at least 4 characters): every name that contains q contains that part, so this only narrows
+ * the candidates, and the whole of q is checked on each of them (`t.name || ''` is the same text
+ * but not the indexed expression, so that check stays a filter). Same rows, ~2 ms.
+ */
+function nameContains(q: string): RawBuilder<unknown> {
+  const pattern = `%${likeEscape(q)}%`;
+  const tail = /^[^0-9]+([0-9].*)$/s.exec(q)?.[1];
+  if (tail === undefined || tail.length < 4) return sql`t.name ilike ${pattern}`;
+  return sql`(t.name ilike ${`%${likeEscape(tail)}%`} and (t.name || '') ilike ${pattern})`;
+}
+
+/** Builds the WHERE clause of a filter. Values only ever travel as bound parameters. */
 export function taskWhere(scope: TaskListScope, filter: TaskFilter): RawBuilder<unknown> {
   const where: RawBuilder<unknown>[] = [sql`t.project_id = ${scope.projectId}`, sql`t.archive_id is null`];
   if (scope.onlyAssignedToViewer) where.push(sql`t.assignee_id = ${scope.viewerId}`);
@@ -96,7 +112,7 @@ export function taskWhere(scope: TaskListScope, filter: TaskFilter): RawBuilder<
   if (filter.submittedFrom) where.push(sql`t.last_submitted_at >= ${filter.submittedFrom}::date`);
   if (filter.submittedTo) where.push(sql`t.last_submitted_at < ${filter.submittedTo}::date + 1`);
   if (filter.q) {
-    const name = sql`t.name ilike ${`%${likeEscape(filter.q)}%`}`;
+    const name = nameContains(filter.q);
     where.push(/^\d{1,18}$/.test(filter.q) ? sql`(t.id = ${Number(filter.q)} or ${name})` : name);
   }
   return sql.join(where, sql` and `);
