@@ -1,10 +1,7 @@
-import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ormConfig } from '../src/db/orm-config.ts';
-import { createServices } from '../src/plugins/app/services.ts';
-import { launchBrowser, startServer, type RunningServer } from './helpers.ts';
+import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -13,11 +10,10 @@ let projectId: number;
 beforeAll(async () => {
   server = await startServer();
   browser = await launchBrowser();
-  const orm = await MikroORM.init(ormConfig(server.databaseUrl));
-  const services = createServices(orm.em.fork());
-  const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: 'a long enough password' });
-  projectId = (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 1 })).id;
-  await orm.close();
+  projectId = await withServices(server.databaseUrl, async (services) => {
+    const admin = await services.users.createFirstAdmin({ email: 'grace@example.org', name: 'Grace Admin', password: PASSWORD });
+    return (await services.projects.create(admin, { name: 'Street scenes', reviewStages: 1 })).id;
+  });
   const client = new pg.Client({ connectionString: server.databaseUrl });
   await client.connect();
   // 30 tasks, every third rejected; img-30 is the newest
@@ -43,11 +39,7 @@ it('a manager filters, reloads, goes back, sets the priority of two rows and ope
   const rows = page.locator('#tasks tbody tr');
   const names = () => page.locator('#tasks tbody tr td:nth-child(3) a').allInnerTexts();
 
-  await page.goto(`${server.url}/login`);
-  await page.getByLabel('Email').fill('grace@example.org');
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/projects$/);
+  await signIn(page, server.url, 'grace@example.org');
 
   const listUrl = `${server.url}/projects/${projectId}/tasks`;
   await page.goto(listUrl);

@@ -26,7 +26,10 @@ import projectsRoutes from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
+import answersRoutes from './modules/answers/answers.routes.ts';
 import bulkRoutes from './modules/bulk/bulk.routes.ts';
+import archivesRoutes from './modules/archives/archives.routes.ts';
+import exportsRoutes from './modules/exports/exports.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 
 export interface AppOptions {
@@ -106,7 +109,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(orm, { databaseUrl: opts.databaseUrl });
   await fastify.register(boss, { databaseUrl: opts.databaseUrl });
   await fastify.register(services);
-  await fastify.register(jobs, { runWorkers: config.RUN_WORKERS });
+  await fastify.register(jobs, { config });
 
   const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
   await fastify.register(helmet, helmetOptions);
@@ -135,7 +138,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(membersRoutes);
   await fastify.register(tasksRoutes);
   await fastify.register(taskDetailRoutes);
+  await fastify.register(answersRoutes);
   await fastify.register(bulkRoutes);
+  await fastify.register(archivesRoutes);
+  await fastify.register(exportsRoutes);
   await fastify.register(apiRoutes, { prefix: '/api/v1' });
 
 }

@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
 import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
 import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
+import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -29,6 +30,7 @@ const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_bulk_progress', class: Migration20261122100000_bulk_progress },
   { name: 'Migration20261122110000_list_indexes', class: Migration20261122110000_list_indexes },
+  { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

@@ -8,14 +8,15 @@ export const BULK_ACTION_IDS = [
   'reject', 'acknowledge', 'reset',
   'send_to_stage', 'hold', 'unhold', 'assign', 'unassign', 'reserve', 'release',
   'batch', 'priority', 'score',
+  'export', 'archive',
 ] as const;
 export type BulkActionId = (typeof BULK_ACTION_IDS)[number];
 
-export type BulkField = 'reason' | 'stage' | 'member' | 'batch' | 'priority' | 'score';
+export type BulkField = 'reason' | 'note' | 'stage' | 'member' | 'batch' | 'priority' | 'score' | 'format';
 
 export interface BulkActionDefinition {
   id: BulkActionId;
-  group: 'State' | 'Queue' | 'Edit';
+  group: 'State' | 'Queue' | 'Edit' | 'Export and archive';
   title: string;
   /** the past tense used in results ("12 tasks held") */
   done: string;
@@ -38,13 +39,21 @@ export const BULK_ACTIONS: readonly BulkActionDefinition[] = [
   { id: 'batch', group: 'Edit', title: 'Set client batch ID', done: 'updated', fields: ['batch'] },
   { id: 'priority', group: 'Edit', title: 'Set priority', done: 'updated', fields: ['priority'] },
   { id: 'score', group: 'Edit', title: 'Set or clear priority score', done: 'updated', fields: ['score'] },
+  { id: 'export', group: 'Export and archive', title: 'Export', done: 'exported', fields: ['format'] },
+  { id: 'archive', group: 'Export and archive', title: 'Archive', done: 'archived', fields: ['note'], confirm: 'Archive the selected tasks? They leave every list and queue until restored.' },
 ];
+
+export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const bulkAction = (id: string): BulkActionDefinition | undefined => BULK_ACTIONS.find((a) => a.id === id);
 
 /** Validated parameters; only the ones the action asks for are set. */
 export interface BulkParams {
   reason?: string;
+  /** optional note (the reason of an archive) */
+  note?: string;
+  format?: ExportFormat;
   stageId?: number;
   userId?: number;
   /** null clears it */
@@ -74,6 +83,14 @@ export function parseBulkParams(action: BulkActionDefinition, raw: Raw): { param
         if (!value) errors.reason = 'A reason is required';
         else if (value.length > 2000) errors.reason = 'At most 2,000 characters';
         else params.reason = value;
+        break;
+      case 'note':
+        if (value.length > 2000) errors.note = 'At most 2,000 characters';
+        else if (value) params.note = value;
+        break;
+      case 'format':
+        if ((EXPORT_FORMATS as readonly string[]).includes(value)) params.format = value as ExportFormat;
+        else errors.format = 'Choose CSV, JSON or JSONL';
         break;
       case 'stage':
         if (/^\d{1,18}$/.test(value)) params.stageId = Number(value);

@@ -10,6 +10,8 @@ export interface BulkContext {
   target?: IStage;
   /** assign / reserve */
   member?: { userId: number; name: string; stageIds: number[] | null };
+  /** archive: the Archive record the tasks go into */
+  archiveId?: number;
 }
 
 const SAVED_WORK = sql`t.assignment_status in ('saved', 'pending_finalization')`;
@@ -25,6 +27,19 @@ const preAssignee = (stage: IStage) => sql`(
 const stateIn = (stage: IStage) => stage.kind === 'ground_truth'
   ? sql`'completed'`
   : sql`case when sel.last_submitted_at is null then 'new' else 'in_progress' end`;
+
+/** Archiving: out of every list and queue; open assignments end; saved work is never archived away. */
+export function archiveSql(archiveId: number, note?: string): ActionSql {
+  return {
+    event: 'archived',
+    skip: sql`case when ${SAVED_WORK} then 'has saved work' end`,
+    set: sql`archive_id = ${archiveId}::bigint, ${CLEAR_ASSIGNMENT}`,
+    before: sql`jsonb_build_object(${ASSIGNEE_BEFORE})`,
+    after: sql`jsonb_build_object('archive', ${archiveId}::bigint)`,
+    note,
+    close: 'released',
+  };
+}
 
 /** The SQL of each bulk action (see BULK_ACTIONS for what they mean to users). */
 export function actionSql(id: BulkActionId, p: BulkParams, ctx: BulkContext): ActionSql {
@@ -133,6 +148,10 @@ export function actionSql(id: BulkActionId, p: BulkParams, ctx: BulkContext): Ac
         open: { kind: id === 'assign' ? 'manual' : 'reserved', stage: sql`sel.stage_id` },
       };
     }
+    case 'archive':
+      return archiveSql(ctx.archiveId!, p.note);
+    case 'export':
+      throw new Error('export does not change tasks');
     case 'unassign':
     case 'release':
       return {

@@ -3,17 +3,12 @@ import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { parseTaskFilter } from '../tasks/task-filter.ts';
+import { selectionFromForm } from '../tasks/task-selection.ts';
 import { bulkAction, describeOutcome } from './bulk-actions.ts';
-import { queryRecord, type TaskSelection } from './bulk.service.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';
 const PROGRESS_TARGET = 'bulk-progress';
 const OperationParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), operationId: Type.Integer({ minimum: 1 }) });
-
-const ids = (value: unknown): number[] =>
-  (Array.isArray(value) ? value : value === undefined ? [] : [value])
-    .map(String).filter((v) => /^\d{1,18}$/.test(v)).map(Number);
 
 /** Bulk actions of the task list: run at once, or start a job and show its progress. */
 export default async function bulkRoutes(fastify: FastifyInstance) {
@@ -27,13 +22,13 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
     const fragment = request.wantsFragment(OUTCOME_TARGET);
 
     try {
-      let selection: TaskSelection;
-      if (body.scope === 'all') {
-        const { filter, errors } = parseTaskFilter(queryRecord(filterQuery));
-        if (Object.keys(errors).length) throw new HttpError(422, 'validation_failed', 'Fix the filter before applying an action to all matching tasks');
-        selection = { filter, excluded: ids(body.excluded) };
-      } else {
-        selection = { ids: ids(body.ids) };
+      const selection = selectionFromForm(body);
+      if (body.action === 'export') {
+        const started = await request.services.exports.start(access, user, String(body.format ?? ''), selection);
+        const exportsUrl = `/projects/${projectId}/exports`;
+        if (fragment) return reply.render('bulk/_outcome', { title: 'Export', exportId: started.id, exportsUrl });
+        reply.flash('success', `Export #${started.id} started. It appears below and can be downloaded when it completes.`);
+        return reply.redirect(exportsUrl, 303);
       }
       const started = await request.services.bulk.start(access, user, String(body.action ?? ''), body, selection);
       if (started.kind === 'queued') {

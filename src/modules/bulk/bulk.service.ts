@@ -1,17 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql, type RawBuilder } from 'kysely';
+import type { RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
 import { enqueueInTransaction } from '../../jobs/job.ts';
 import { MembersService } from '../members/members.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
-import { canonicalQuery, parseTaskFilter, type TaskFilter } from '../tasks/task-filter.ts';
-import { taskWhere } from '../tasks/task-list.repository.ts';
+import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
 import { User, type IUser } from '../users/user.entity.ts';
 import { bulkAction, parseBulkParams, type BulkActionDefinition, type BulkParams } from './bulk-actions.ts';
 import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
-import { addSkipped, BulkRepository, type PriorityItem } from './bulk.repository.ts';
+import { addSkipped, BulkRepository, type ActionSql, type ChunkResult, type PriorityItem } from './bulk.repository.ts';
+import { ArchivesRepository } from '../archives/archives.repository.ts';
 import { actionSql, type BulkContext } from './bulk-sql.ts';
 
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
@@ -21,11 +21,6 @@ export const CHUNK_SIZE = 20_000;
 export const RUN_BULK_OPERATION = 'run-bulk-operation';
 const NOT_FOUND = 'not found in this project (or archived)';
 
-/** Which tasks an action applies to: picked rows, or everything matching a filter minus exclusions. */
-export type TaskSelection =
-  | { ids: number[] }
-  | { filter: TaskFilter; excluded: number[] };
-
 export interface BulkOutcome {
   action: BulkActionDefinition;
   changed: number;
@@ -34,12 +29,30 @@ export interface BulkOutcome {
 
 export type BulkStart = { kind: 'done'; outcome: BulkOutcome } | { kind: 'queued'; operation: IBulkOperation };
 
-/** Stored form of a selection (a bulk operation row and a job payload). */
-type StoredSelection = {
-  ids?: number[];
-  filter?: string;
-  excluded?: number[];
-};
+/**
+ * Applies an action to a selection chunk by chunk in id order, each chunk in its own transaction
+ * together with whatever `onChunk` records (progress, counters), so a crash loses nothing and a
+ * re-run resumes after `afterId`.
+ */
+export async function applyInChunks(
+  em: EntityManager,
+  statement: ActionSql,
+  where: RawBuilder<unknown>,
+  opts: { projectId: number; actorId: number | null; afterId: number; signal?: AbortSignal },
+  onChunk: (em: EntityManager, chunk: ChunkResult) => Promise<void>,
+): Promise<void> {
+  let afterId = opts.afterId;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const chunk = await em.transactional(async (tx) => {
+      const applied = await new BulkRepository(tx).apply(statement, where, { projectId: opts.projectId, actorId: opts.actorId, afterId, limit: CHUNK_SIZE });
+      if (applied.seen > 0) await onChunk(tx, applied);
+      return applied;
+    });
+    if (chunk.seen < CHUNK_SIZE) return;
+    afterId = chunk.lastId;
+  }
+}
 
 export class BulkService {
   private readonly repo: BulkRepository;
@@ -63,12 +76,22 @@ export class BulkService {
     if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
     if ('ids' in selection && selection.ids.length === 0) throw unprocessable('Select at least one task', { ids: 'Select at least one task' });
     const context = await this.context(access, action, params);
-    const where = this.where(access, actor, selection);
+    const where = selectionWhere(access.project.id, actor.id, selection);
 
     const size = await this.repo.count(where, INLINE_LIMIT);
     if (size <= INLINE_LIMIT) {
-      const result = await this.em.transactional(() =>
-        this.repo.apply(actionSql(action.id, params, context), where, { projectId: access.project.id, actorId: actor.id }));
+      const result = await this.em.transactional(async (em) => {
+        const archives = new ArchivesRepository(em);
+        const ctx = action.id === 'archive'
+          ? { ...context, archiveId: await archives.open(access.project.id, actor.id, params.note ?? '', false) }
+          : context;
+        const applied = await new BulkRepository(em).apply(actionSql(action.id, params, ctx), where, { projectId: access.project.id, actorId: actor.id });
+        if (ctx.archiveId) {
+          await archives.addTasks(ctx.archiveId, applied.changed);
+          await archives.dropIfEmpty(ctx.archiveId);
+        }
+        return applied;
+      });
       const skipped = { ...result.skipped };
       // picked ids that are not (or no longer) tasks of this project
       const missing = 'ids' in selection ? new Set(selection.ids).size - result.seen : 0;
@@ -124,34 +147,30 @@ export class BulkService {
       const { params, errors } = parseBulkParams(action, op.params);
       if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0]);
       const context = await this.context(access, action, params);
-      const where = this.where(access, actor, loadSelection(op.selection as StoredSelection));
-      const statement = actionSql(action.id, params, context);
+      const where = selectionWhere(access.project.id, actor.id, loadSelection(op.selection as StoredSelection));
 
       if (op.status === 'queued') {
         op.status = 'running';
         op.total = await this.repo.count(where);
+        // an archive action fills one Archive record, created once
+        if (action.id === 'archive') op.params = { ...op.params, archiveId: await new ArchivesRepository(this.em).open(access.project.id, actor.id, params.note ?? '', false) };
         await this.em.flush();
       }
-      for (;;) {
-        signal?.throwIfAborted();
-        const done = await this.em.transactional(async (em) => {
-          const chunk = await new BulkRepository(em).apply(statement, where, {
-            projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, limit: CHUNK_SIZE,
-          });
-          if (chunk.seen === 0) return true;
-          const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true });
-          row.processed += chunk.seen;
-          row.changed += chunk.changed;
-          row.skipped = addSkipped(row.skipped, chunk.skipped);
-          row.lastTaskId = chunk.lastId;
-          // tasks may have joined the filter since it was counted
-          row.total = Math.max(row.total, row.processed);
-          await em.flush();
-          Object.assign(op, { processed: row.processed, changed: row.changed, skipped: row.skipped, lastTaskId: row.lastTaskId, total: row.total });
-          return chunk.seen < CHUNK_SIZE;
-        });
-        if (done) break;
-      }
+      const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
+      const statement = actionSql(action.id, params, { ...context, archiveId });
+      await applyInChunks(this.em, statement, where, { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, signal }, async (em, chunk) => {
+        const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true });
+        row.processed += chunk.seen;
+        row.changed += chunk.changed;
+        row.skipped = addSkipped(row.skipped, chunk.skipped);
+        row.lastTaskId = chunk.lastId;
+        // tasks may have joined the filter since it was counted
+        row.total = Math.max(row.total, row.processed);
+        await em.flush();
+        if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
+        Object.assign(op, { processed: row.processed, changed: row.changed, skipped: row.skipped, lastTaskId: row.lastTaskId, total: row.total });
+      });
+      if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
       op.status = 'completed';
       op.finishedAt = new Date();
       await this.em.flush();
@@ -187,31 +206,4 @@ export class BulkService {
     return context;
   }
 
-  private where(access: ProjectAccess, actor: IUser, selection: TaskSelection): RawBuilder<unknown> {
-    const scope = { projectId: access.project.id, viewerId: actor.id, onlyAssignedToViewer: false };
-    if ('ids' in selection) {
-      return sql`t.project_id = ${access.project.id} and t.archive_id is null and t.id = any(${selection.ids}::bigint[])`;
-    }
-    const base = taskWhere(scope, selection.filter);
-    return selection.excluded.length ? sql`${base} and not (t.id = any(${selection.excluded}::bigint[]))` : base;
-  }
-}
-
-function storeSelection(selection: TaskSelection): StoredSelection {
-  return 'ids' in selection ? { ids: selection.ids } : { filter: canonicalQuery(selection.filter), excluded: selection.excluded };
-}
-
-/** Reads a stored selection back; the filter is re-validated like any query string. */
-function loadSelection(stored: StoredSelection): TaskSelection {
-  if (Array.isArray(stored.ids)) return { ids: stored.ids.filter(Number.isSafeInteger) };
-  const { filter, errors } = parseTaskFilter(queryRecord(stored.filter ?? ''));
-  if (Object.keys(errors).length) throw unprocessable('The stored filter is no longer valid');
-  return { filter, excluded: (stored.excluded ?? []).filter(Number.isSafeInteger) };
-}
-
-/** A query string as the record of values `parseTaskFilter` reads (repeated keys become lists). */
-export function queryRecord(query: string): Record<string, string[]> {
-  const record: Record<string, string[]> = {};
-  for (const [key, value] of new URLSearchParams(query)) (record[key] ??= []).push(value);
-  return record;
 }

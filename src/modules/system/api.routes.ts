@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import projectsApi from '../projects/projects.api.ts';
 import tasksApi from '../tasks/tasks.api.ts';
+import answersApi from '../answers/answers.api.ts';
+import exportsApi from '../exports/exports.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
@@ -10,4 +12,6 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   });
   await fastify.register(projectsApi);
   await fastify.register(tasksApi);
+  await fastify.register(answersApi);
+  await fastify.register(exportsApi);
 }

@@ -2,6 +2,8 @@ import fp from 'fastify-plugin';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { BulkService } from '../../modules/bulk/bulk.service.ts';
+import { ArchivesService } from '../../modules/archives/archives.service.ts';
+import { ExportsService } from '../../modules/exports/exports.service.ts';
 import { ApiTokensService } from '../../modules/api-tokens/api-tokens.service.ts';
 import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
@@ -10,6 +12,7 @@ import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
+import { AnswersService } from '../../modules/answers/answers.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -25,7 +28,10 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
     taskApi: new TaskApiRepository(em),
+    answers: new AnswersService(em),
     bulk: new BulkService(em, boss),
+    archives: new ArchivesService(em),
+    exports: new ExportsService(em, boss),
   };
 }
 export type Services = ReturnType<typeof createServices>;
