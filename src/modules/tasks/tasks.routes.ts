@@ -41,7 +41,7 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
       return reply.render('tasks/_results', data, status);
     }
     const stages = await request.services.projects.stages(access.project);
-    const members = access.canManageTasks ? await request.services.members.list(access) : [];
+    const members = access.canManageTasks ? await request.services.taskList.memberChoices(projectId) : [];
     return reply.render('tasks/index', {
       ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES, bulkActions: BULK_ACTIONS,
     }, status);
