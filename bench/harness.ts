@@ -66,6 +66,8 @@ async function seededDatabase(server: EmbeddedPostgres, options: SeedOptions & {
 
 export interface RunningServer {
   url: string;
+  /** the server's own process (for its RSS) */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -96,6 +98,7 @@ export async function startServer(databaseUrl: string, env: Record<string, strin
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise((done) => {
         if (child.exitCode !== null) return done();
@@ -136,6 +139,11 @@ export class HttpClient {
       this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
     }
     return { status: res.status, text, headers: res.headers, ms };
+  }
+
+  /** The session cookie, for requests made with plain fetch (e.g. streamed downloads). */
+  cookieHeader(): string {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   }
 
   get(path: string, headers: Record<string, string> = {}) {
