@@ -5,6 +5,7 @@ import { Migration20261122100000_bulk_progress } from '../../migrations/Migratio
 import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
 import { Migration20261122130000_queues } from '../../migrations/Migration20261122130000_queues.ts';
 import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
+import { Migration20261122150000_csv_safe } from '../../migrations/Migration20261122150000_csv_safe.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -33,6 +34,7 @@ const migrationsList = [
   { name: 'Migration20261122110000_list_indexes', class: Migration20261122110000_list_indexes },
   { name: 'Migration20261122130000_queues', class: Migration20261122130000_queues },
   { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
+  { name: 'Migration20261122150000_csv_safe', class: Migration20261122150000_csv_safe },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

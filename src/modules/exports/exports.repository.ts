@@ -2,49 +2,49 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
 import type { ExportFormat } from '../bulk/bulk-actions.ts';
 
-/** The fields of an export (SPEC §7), in file order. */
-export const EXPORT_COLUMNS = [
-  'id', 'name', 'state', 'stage', 'priority', 'priority_score', 'client_batch_id', 'created_at', 'last_submitted_at',
-  'data', 'metadata', 'answers', 'assignees',
-] as const;
+const isoUtc = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-const isoUtc = (column: RawBuilder<unknown>) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** The rows of an export: the selected tasks (in the temp table `export_ids`) with their latest answers and current assignees. */
+const EXPORT_FROM = `
+  from export_ids e
+  join tasks t on t.id = e.id
+  join stages s on s.id = t.stage_id
+  left join lateral (select a.answers from answer_sets a where a.task_id = t.id order by a.id desc limit 1) ans on true
+  left join lateral (
+    select json_object_agg(x.stage, x.email) as assignees from (
+      select distinct on (a.stage_id) st.name as stage, u.email
+      from assignments a join stages st on st.id = a.stage_id join users u on u.id = a.user_id
+      where a.task_id = t.id and a.status not in ('released', 'expired', 'superseded')
+      order by a.stage_id, a.id desc) x
+  ) asg on true
+  order by t.id`;
 
 /**
- * One text line per task, formatted by PostgreSQL itself (CSV cells through `csv_cell`, which
- * also neutralises spreadsheet formulas; JSON through json_build_object), so the exporting
- * process only concatenates strings and stays fast and small at any size.
+ * The COPY statement that writes an export file: PostgreSQL formats every row itself (CSV with
+ * its quoting, formula-like text made inert by \`csv_safe\`; JSON with json_build_object, written
+ * verbatim because a CSV "quote" and "delimiter" that JSON never contains turn quoting off).
+ * It has no parameters (COPY takes none): the selection is the temp table \`export_ids\`.
  */
-function lineExpression(format: ExportFormat): RawBuilder<unknown> {
+export function exportCopySql(format: ExportFormat): string {
   if (format === 'csv') {
-    return sql`concat_ws(',', t.id::text, csv_cell(t.name), csv_cell(t.state), csv_cell(s.name), t.priority::text,
-      coalesce(trim_scale(t.priority_score)::text, ''), csv_cell(t.client_batch_id), ${isoUtc(sql`t.created_at`)},
-      coalesce(${isoUtc(sql`t.last_submitted_at`)}, ''), csv_cell(t.data::text), csv_cell(t.metadata::text),
-      csv_cell(ans.answers::text), csv_cell(asg.assignees::text))`;
+    return `copy (
+      select t.id, csv_safe(t.name) as name, t.state, csv_safe(s.name) as stage, t.priority,
+             trim_scale(t.priority_score) as priority_score, csv_safe(t.client_batch_id) as client_batch_id,
+             ${isoUtc('t.created_at')} as created_at, ${isoUtc('t.last_submitted_at')} as last_submitted_at,
+             t.data, t.metadata, ans.answers, asg.assignees
+      ${EXPORT_FROM}) to stdout with (format csv, header)`;
   }
-  return sql`json_build_object('id', t.id, 'name', t.name, 'state', t.state, 'stage', s.name, 'priority', t.priority,
-    'priorityScore', trim_scale(t.priority_score)::text, 'clientBatchId', t.client_batch_id,
-    'createdAt', ${isoUtc(sql`t.created_at`)}, 'lastSubmittedAt', ${isoUtc(sql`t.last_submitted_at`)},
-    'data', t.data, 'metadata', t.metadata, 'answers', ans.answers, 'assignees', asg.assignees)::text`;
+  return `copy (
+    select json_build_object('id', t.id, 'name', t.name, 'state', t.state, 'stage', s.name, 'priority', t.priority,
+      'priorityScore', trim_scale(t.priority_score)::text, 'clientBatchId', t.client_batch_id,
+      'createdAt', ${isoUtc('t.created_at')}, 'lastSubmittedAt', ${isoUtc('t.last_submitted_at')},
+      'data', t.data, 'metadata', t.metadata, 'answers', ans.answers, 'assignees', asg.assignees)::text
+    ${EXPORT_FROM}) to stdout with (format csv, delimiter e'\\x02', quote e'\\x01')`;
 }
 
-/** The rows of an export in id order: latest answers and current assignees per stage joined in. */
-export function exportQuery(format: ExportFormat, where: RawBuilder<unknown>): RawBuilder<{ line: string }> {
-  return sql<{ line: string }>`
-    select ${lineExpression(format)} as line
-    from tasks t
-    join stages s on s.id = t.stage_id
-    left join lateral (select a.answers from answer_sets a where a.task_id = t.id order by a.id desc limit 1) ans on true
-    left join lateral (
-      select json_object_agg(x.stage, x.email) as assignees from (
-        select distinct on (a.stage_id) st.name as stage, u.email
-        from assignments a join stages st on st.id = a.stage_id join users u on u.id = a.user_id
-        where a.task_id = t.id and a.status not in ('released', 'expired', 'superseded')
-        order by a.stage_id, a.id desc) x
-    ) asg on true
-    where ${where}
-    order by t.id`;
-}
+/** Fills the temp table \`export_ids\` (dropped at commit) with the selected task ids. */
+export const selectExportIds = (where: RawBuilder<unknown>) =>
+  sql`create temp table export_ids on commit drop as select t.id from tasks t where ${where}`;
 
 export interface ExportRow {
   id: number;
@@ -66,11 +66,6 @@ export class ExportsRepository {
     return this.em.getKysely();
   }
 
-  async count(where: RawBuilder<unknown>): Promise<number> {
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from tasks t where ${where}`.execute(this.db);
-    return rows[0].n;
-  }
-
   /** A fresh start for a (re-)run: the chunks of an earlier attempt are dropped. */
   async reset(exportId: number, rowsTotal: number): Promise<void> {
     await sql`delete from export_chunks where export_id = ${exportId}`.execute(this.db);
@@ -85,18 +80,9 @@ export class ExportsRepository {
       update exports set rows_written = ${rowsWritten}, size_bytes = size_bytes + ${data.length} where id = ${exportId}`.execute(this.db);
   }
 
-  async finish(exportId: number, status: 'completed' | 'failed', errorMessage: string | null = null): Promise<void> {
-    await sql`update exports set status = ${status}, error_message = ${errorMessage}, finished_at = now() where id = ${exportId}`.execute(this.db);
-  }
-
-  /** Cursor statements: run inside one transaction (see ExportsService.runNow). */
-  declareCursor(query: RawBuilder<unknown>) {
-    return sql`declare export_rows no scroll cursor for ${query}`.execute(this.db);
-  }
-
-  async fetch(count: number): Promise<string[]> {
-    const { rows } = await sql<{ line: string }>`fetch forward ${sql.raw(String(Math.trunc(count)))} from export_rows`.execute(this.db);
-    return rows.map((r) => r.line);
+  async finish(exportId: number, status: 'completed' | 'failed', errorMessage: string | null = null, rowsWritten?: number): Promise<void> {
+    await sql`update exports set status = ${status}, error_message = ${errorMessage}, finished_at = now(),
+              rows_written = coalesce(${rowsWritten ?? null}::int, rows_written) where id = ${exportId}`.execute(this.db);
   }
 
   async chunk(exportId: number, seq: number): Promise<Buffer | null> {

@@ -20,7 +20,12 @@ export default fp(
         const em = fastify.orm.em.fork();
         const log = fastify.log.child({ job: job.name, jobId: item.id });
         const lastAttempt = item.retryCount >= (job.queue?.retryLimit ?? DEFAULT_RETRY_LIMIT);
-        await job.run(item.data, { em, services: createServices(em, fastify.boss), boss: fastify.boss, config: opts.config, log, signal: item.signal, lastAttempt });
+        try {
+          await job.run(item.data, { em, services: createServices(em, fastify.boss), boss: fastify.boss, config: opts.config, log, signal: item.signal, lastAttempt });
+        } catch (err) {
+          log.error({ err, lastAttempt }, lastAttempt ? 'job failed' : 'job failed; it will be retried');
+          throw err;
+        }
       });
     }
   },
