@@ -22,6 +22,8 @@ const ConfigSchema = Type.Object({
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
   /** Run background job workers (uploads, exports, bulk actions, archiving) in this process. */
   RUN_WORKERS: Type.Boolean({ default: true }),
+  /** Largest upload file accepted, in bytes (default 1 GiB); larger ones answer 413. */
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

@@ -1,6 +1,7 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
+import { Migration20261122120000_uploads } from '../../migrations/Migration20261122120000_uploads.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -23,7 +24,10 @@ export const entities = [
 ];
 
 /** Listed explicitly so tsx, vitest and production all run the same migrations. */
-const migrationsList = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000_initial }];
+const migrationsList = [
+  { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
+  { name: 'Migration20261122120000_uploads', class: Migration20261122120000_uploads },
+];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
   return defineConfig({

@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import projectsApi from '../projects/projects.api.ts';
+import uploadsApi from '../uploads/uploads.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
-export default async function apiRoutes(fastify: FastifyInstance) {
+export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUploadBytes: number }) {
   fastify.addHook('onRequest', async (request) => {
     if (!request.user) throw unauthorized('Send a valid API token as "Authorization: Bearer <token>"');
   });
   await fastify.register(projectsApi);
+  await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
 }

@@ -7,6 +7,7 @@ import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
+import { UploadsService } from '../../modules/uploads/uploads.service.ts';
 
 /** The composition root: every service of one unit of work shares one EntityManager. */
 export function createServices(em: EntityManager) {
@@ -18,6 +19,7 @@ export function createServices(em: EntityManager) {
     secrets: new SecretsService(em),
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
+    uploads: new UploadsService(em),
   };
 }
 export type Services = ReturnType<typeof createServices>;
