@@ -84,3 +84,195 @@ describe('CSV upload', () => {
     expect(await uploadErrors(t, token, projectId, upload.id)).toEqual([]);
   });
 });
+
+describe('other formats', () => {
+  it('reads a JSON array, JSON Lines and a RedBrick items list', async () => {
+    const json = JSON.stringify([
+      { name: 'j-1', image: 'https://x.org/1.png', priority: 2, metadata: { site: 'A' }, output_label: 'dog' },
+      { name: 'j-2', image: 'https://x.org/2.png', count: '4', priority_score: 0.5, pre_assign: { Label: 'ann@example.org' } },
+    ], null, 2);
+    const a = await uploadAndWait(t, token, projectId, json, 'tasks.json');
+    expect(a).toMatchObject({ status: 'completed', format: 'json', rows: { processed: 2, succeeded: 2, failed: 0 } });
+    const [j1, j2] = await tasksOf(a.id);
+    expect(j1).toMatchObject({ name: 'j-1', priority: 2, metadata: { site: 'A' } });
+    expect(j2).toMatchObject({ data: { image: 'https://x.org/2.png', count: 4 }, priority_score: '0.500000000', assignee_id: String(users.ann) });
+
+    const jsonl = '{"name":"l-1","image":"https://x.org/1.png"}\n\n{"name":"l-2","image":"https://x.org/2.png","client_batch_id":"B"}\n';
+    const b = await uploadAndWait(t, token, projectId, jsonl, 'tasks.jsonl');
+    expect(b).toMatchObject({ status: 'completed', format: 'jsonl', rows: { processed: 2, succeeded: 2, failed: 0 } });
+
+    const items = JSON.stringify([
+      { name: 'study-1', image: 'https://x.org/s1.png', series: [{ items: ['s3://bucket/1.dcm', 's3://bucket/2.dcm'], name: 'CT' }], metaData: { hospital: 'H' }, priority: 0.25, preAssign: { Label: 'ann@example.org', Review_1: 'rev@example.org' } },
+      { name: 'study-2', image: 'https://x.org/s2.png', items: ['https://x.org/a.png'] },
+    ]);
+    const c = await uploadAndWait(t, token, projectId, items, 'items.json');
+    expect(c).toMatchObject({ status: 'completed', format: 'items', rows: { processed: 2, succeeded: 2, failed: 0 } });
+    const [s1, s2] = await tasksOf(c.id);
+    expect(s1).toMatchObject({
+      data: { image: 'https://x.org/s1.png', series: [{ items: ['s3://bucket/1.dcm', 's3://bucket/2.dcm'], name: 'CT' }] },
+      metadata: { hospital: 'H' }, priority: 0, priority_score: '0.250000000', assignee_id: String(users.ann), pre_assign: { Label: users.ann, Review_1: users.rev },
+    });
+    expect(s2.data).toEqual({ image: 'https://x.org/s2.png', items: ['https://x.org/a.png'] });
+  });
+});
+
+describe('bad input', () => {
+  let n = 0;
+  const name = () => `bad-${++n}`;
+  const row = (nm = name(), extra = '') => `${nm},https://x.org/${nm}.png${extra}`;
+
+  it('an empty file fails', async () => {
+    const u = await uploadAndWait(t, token, projectId, '', 'empty.csv');
+    expect(u).toMatchObject({ status: 'failed', errorMessage: 'The file is empty.', rows: { processed: 0 } });
+  });
+
+  it('a header without rows fails with a clear message', async () => {
+    const u = await uploadAndWait(t, token, projectId, 'name,image\n', 'header.csv');
+    expect(u).toMatchObject({ status: 'failed', errorMessage: 'The file has a header row but no tasks.' });
+  });
+
+  it('binary garbage fails', async () => {
+    const bytes = Buffer.alloc(4096);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7919 + 13) % 256;
+    const u = await uploadAndWait(t, token, projectId, bytes, 'photo.csv');
+    expect(u.status).toBe('failed');
+    expect(u.errorMessage).toMatch(/not text/);
+  });
+
+  it('invalid UTF-8 rejects that row; the others land', async () => {
+    const good1 = name(); const bad = name(); const good2 = name();
+    const content = Buffer.concat([
+      Buffer.from(`name,image,caption\n${row(good1)},ok\n${row(bad)},caf`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(`\n${row(good2)},fine\n`),
+    ]);
+    const u = await uploadAndWait(t, token, projectId, content, 'latin.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 3, succeeded: 2, failed: 1 } });
+    expect((await tasksOf(u.id)).map((x) => x.name)).toEqual([good1, good2]);
+    expect(await uploadErrors(t, token, projectId, u.id)).toEqual([expect.objectContaining({ row: 2, field: 'caption', message: expect.stringMatching(/UTF-8/) })]);
+  });
+
+  it('a UTF-8 byte order mark is accepted', async () => {
+    const nm = name();
+    const u = await uploadAndWait(t, token, projectId, `\uFEFFname,image,caption\n${row(nm)},Ünïcödé ✓\n`, 'bom.csv');
+    expect(u).toMatchObject({ status: 'completed', rows: { succeeded: 1 } });
+    expect((await tasksOf(u.id))[0]).toMatchObject({ name: nm, data: { caption: 'Ünïcödé ✓' } });
+  });
+
+  it('an unterminated quote keeps the rows before it and reports the rest as unreadable', async () => {
+    const ok = name();
+    const u = await uploadAndWait(t, token, projectId, `name,image,caption\n${row(ok)},fine\n${row()},"never closed\n${row()},x\n`, 'quote.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 2, succeeded: 1, failed: 1 } });
+    expect((await tasksOf(u.id)).map((x) => x.name)).toEqual([ok]);
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors).toEqual([expect.objectContaining({ row: 2, message: expect.stringMatching(/unterminated quote.*rest of the file/) })]);
+  });
+
+  it('a quote that is never closed on the first row fails the whole file', async () => {
+    const u = await uploadAndWait(t, token, projectId, `name,image\n"x,https://x.org/1.png\n`, 'quote1.csv');
+    expect(u.status).toBe('failed');
+    expect(u.errorMessage).toMatch(/unterminated quote/);
+  });
+
+  it('a row with the wrong column count is rejected', async () => {
+    const ok = name();
+    const u = await uploadAndWait(t, token, projectId, `name,image,caption\n${row(ok)},fine\n${row()}\n${row()},a,b\n`, 'columns.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 3, succeeded: 1, failed: 2 } });
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors.map((e) => [e.row, e.message])).toEqual([[2, 'Expected 3 columns as in the header, found 2'], [3, 'Expected 3 columns as in the header, found 4']]);
+  });
+
+  it('a 10 MB field rejects its row only', async () => {
+    const ok = name();
+    const u = await uploadAndWait(t, token, projectId, `name,image,caption\n${row()},${'x'.repeat(10 * 1024 * 1024)}\n${row(ok)},small\n`, 'big.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 2, succeeded: 1, failed: 1 } });
+    expect((await tasksOf(u.id)).map((x) => x.name)).toEqual([ok]);
+    const [error] = await uploadErrors(t, token, projectId, u.id);
+    expect(error).toMatchObject({ row: 1, field: 'caption', message: expect.stringMatching(/too large/) });
+    expect(error.raw!.length).toBeLessThan(400);
+  });
+
+  it('a missing required input column fails the whole upload and names the column', async () => {
+    const u = await uploadAndWait(t, token, projectId, `name,caption\nx,y\n`, 'noimage.csv');
+    expect(u).toMatchObject({ status: 'failed', rows: { processed: 0, succeeded: 0 } });
+    expect(u.errorMessage).toContain('“image”');
+  });
+
+  it('unknown columns are reported and ignored', async () => {
+    const nm = name();
+    const u = await uploadAndWait(t, token, projectId, `name,image,colour,Caption\n${row(nm)},red,x\n`, 'unknown.csv');
+    expect(u).toMatchObject({ status: 'completed', rows: { succeeded: 1, failed: 0 } });
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors.map((e) => [e.row, e.field])).toEqual([[0, 'colour'], [0, 'Caption']]);
+    expect((await tasksOf(u.id))[0].data).toEqual({ image: `https://x.org/${nm}.png` });
+  });
+
+  it('JSON that is not an array fails', async () => {
+    const u = await uploadAndWait(t, token, projectId, JSON.stringify({ tasks: [{ name: 'x', image: 'https://x.org' }] }, null, 2), 'object.json');
+    expect(u.status).toBe('failed');
+    expect(u.errorMessage).toMatch(/must be an array/);
+  });
+
+  it('a JSON Lines file with one broken line keeps the others', async () => {
+    const a = name(); const b = name();
+    const u = await uploadAndWait(t, token, projectId, `{"name":"${a}","image":"https://x.org/a"}\n{"name": "broken", "image": \n{"name":"${b}","image":"https://x.org/b"}\n`, 'broken.jsonl');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 3, succeeded: 2, failed: 1 } });
+    expect((await tasksOf(u.id)).map((x) => x.name)).toEqual([a, b]);
+    expect(await uploadErrors(t, token, projectId, u.id)).toEqual([expect.objectContaining({ row: 2, message: expect.stringMatching(/^Not valid JSON/) })]);
+  });
+
+  it('bad priorities and scores reject their rows', async () => {
+    const ok = name();
+    const rows = [['abc', ''], ['1.5', ''], ['2^40', ''], ['2147483648', ''], ['', '1.0000000001'], ['', '0.1234567891'], ['', '-0.1'], ['', 'high'], ['-2147483648', '1']];
+    const csv = ['name,image,priority,priority_score', ...rows.map(([p, s]) => `${row()},${p},${s}`), `${row(ok)},3,0.123456789`].join('\n');
+    const u = await uploadAndWait(t, token, projectId, csv, 'priorities.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 10, succeeded: 2, failed: 8 } });
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors.map((e) => [e.row, e.field])).toEqual([[1, 'priority'], [2, 'priority'], [3, 'priority'], [4, 'priority'], [5, 'priority_score'], [6, 'priority_score'], [7, 'priority_score'], [8, 'priority_score']]);
+    const tasks = await tasksOf(u.id);
+    expect(tasks.map((x) => [x.priority, x.priority_score])).toEqual([[-2147483648, '1.000000000'], [3, '0.123456789']]);
+  });
+
+  it('pre-assignment to an unknown email or stage rejects the row', async () => {
+    const csv = [
+      'name,image,pre_assign.Label,pre_assign.Review_9,reserve_for,pre_assign.Ground Truth',
+      `${row()},nobody@example.org,,,`,
+      `${row()},,ann@example.org,,`,
+      `${row()},,,outsider@example.org,`,
+      `${row()},,,,ann@example.org`,
+    ].join('\n');
+    const u = await uploadAndWait(t, token, projectId, csv, 'preassign.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 4, succeeded: 0, failed: 4 } });
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors.map((e) => [e.row, e.field, e.message])).toEqual([
+      [1, 'pre_assign.Label', 'nobody@example.org is not a member of this project'],
+      [2, 'pre_assign.Review_9', 'There is no stage “Review_9” in this project'],
+      [3, 'reserve_for', 'outsider@example.org is not a member of this project'],
+      [4, 'pre_assign.Ground Truth', 'Ground Truth is the final stage: nobody works in it'],
+    ]);
+  });
+
+  it('duplicate names inside the file and against existing tasks are reported, never a second task', async () => {
+    const a = name(); const b = name();
+    const first = await uploadAndWait(t, token, projectId, `name,image\n${row(a)}\n`, 'first.csv');
+    expect(first.status).toBe('completed');
+    const u = await uploadAndWait(t, token, projectId, `name,image\n${row(a)}\n${row(b)}\n${row(b)}\n`, 'dupes.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 3, succeeded: 1, failed: 2 } });
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors.map((e) => [e.row, e.field])).toEqual([[1, 'name'], [3, 'name']]);
+    expect(errors[0].message).toMatch(/already exists in this project/);
+    expect(errors[1].message).toMatch(/appears earlier in this file \(row 2\)/);
+    const [{ n }] = await t.sql<{ n: string }>('select count(*) as n from tasks where project_id = $1 and name = any($2)', [projectId, [a, b]]);
+    expect(Number(n)).toBe(2);
+  });
+
+  it('100,000 bad rows: the error list is capped at 1,000, the counters are exact, good rows land', async () => {
+    const lines = ['name,image,priority'];
+    for (let i = 1; i <= 100_000; i++) lines.push(`many-${i},https://x.org/${i}.png,${i % 10 === 0 ? '1' : 'abc'}`);
+    const u = await uploadAndWait(t, token, projectId, lines.join('\n'), 'many.csv');
+    expect(u).toMatchObject({ status: 'completed_with_errors', rows: { processed: 100_000, succeeded: 10_000, failed: 90_000 }, errorCount: 1000 });
+    const [{ n }] = await t.sql<{ n: string }>('select count(*) as n from tasks where upload_id = $1', [u.id]);
+    expect(Number(n)).toBe(10_000);
+    const errors = await uploadErrors(t, token, projectId, u.id);
+    expect(errors).toHaveLength(1000);
+    expect(errors[0]).toMatchObject({ row: 1, field: 'priority' });
+  }, 120_000);
+});

@@ -125,24 +125,32 @@ function isJsonLines(headText: string): boolean {
 }
 
 async function openCsv(text: AsyncGenerator<string>): Promise<OpenedFile> {
+  // the first parse error ends reading; it is kept with its position (records emitted before it)
+  // instead of erroring the stream, which would drop records already parsed
+  let emitted = 0;
+  let failure: { after: number; err: unknown } | null = null;
   const parser = parseCsv({
     bom: true,
     relax_column_count: true,
     relax_quotes: true,
     skip_empty_lines: true,
     max_record_size: MAX_RECORD_CHARS,
+    skip_records_with_error: true,
+    on_record: (record: string[]) => (failure ? null : (emitted++, record)),
+    on_skip: (err: unknown) => {
+      failure ??= { after: emitted, err };
+    },
   });
   const source = Readable.from(text, { objectMode: false });
   source.on('error', (err) => parser.destroy(err));
   source.pipe(parser);
   const records = parser[Symbol.asyncIterator]() as AsyncIterator<string[]>;
-  let first: IteratorResult<string[]>;
-  try {
-    first = await records.next();
-  } catch (err) {
-    throw new FileProblem(`The CSV header cannot be read: ${csvMessage(err)}`);
+  const first = await records.next();
+  if (first.done) {
+    source.destroy();
+    if (failure) throw new FileProblem(`The CSV header cannot be read: ${csvMessage((failure as { err: unknown }).err)}`);
+    throw new FileProblem('The file is empty.');
   }
-  if (first.done) throw new FileProblem('The file is empty.');
   const header = first.value.map((h) => h.trim());
   const seen = new Set<string>();
   header.forEach((name, i) => {
@@ -156,12 +164,13 @@ async function openCsv(text: AsyncGenerator<string>): Promise<OpenedFile> {
     try {
       for (;;) {
         const next = await records.next();
-        if (next.done) return;
+        if (next.done) break;
         row++;
         yield { row, fields: next.value };
       }
-    } catch (err) {
-      yield { row: row + 1, error: { message: `${csvMessage(err)}; the rest of the file could not be read`, fatal: true } };
+      if (failure) {
+        yield { row: row + 1, error: { message: `${csvMessage((failure as { err: unknown }).err)}; the rest of the file could not be read`, fatal: true } };
+      }
     } finally {
       source.destroy();
       parser.destroy();
