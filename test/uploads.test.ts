@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IUser } from '../src/modules/users/user.entity.ts';
-import { createAdmin, createTestApp, createUser, type TestApp } from './helpers/app.ts';
-import { uploadAndWait, uploadErrors } from './helpers/uploads.ts';
+import request from 'supertest';
+import { createAdmin, createTestApp, createUser, csrfFrom, loggedIn, type TestApp } from './helpers/app.ts';
+import { postUpload, uploadAndWait, uploadErrors, waitForUpload } from './helpers/uploads.ts';
 
 let t: TestApp;
 let admin: IUser;
@@ -275,4 +276,151 @@ describe('bad input', () => {
     expect(errors).toHaveLength(1000);
     expect(errors[0]).toMatchObject({ row: 1, field: 'priority' });
   }, 120_000);
+});
+
+describe('failed rows, cancel, delete', () => {
+  it('downloads the rejected rows as CSV with an error column, ready to fix and upload again', async () => {
+    const csv = 'name,image,priority\nfr-1,https://x.org/1.png,abc\nfr-2,https://x.org/2.png,1\nfr-3,not a url,2\n';
+    const u = await uploadAndWait(t, token, projectId, csv, 'fix-me.csv');
+    expect(u.rows).toEqual({ processed: 3, succeeded: 1, failed: 2 });
+    const res = await request(t.app.server).get(`/api/v1/projects/${projectId}/uploads/${u.id}/failed-rows`).set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toBe(`attachment; filename="upload-${u.id}-failed-rows.csv"`);
+    const lines = res.text.trim().split('\n');
+    expect(lines[0]).toBe('name,image,priority,error');
+    expect(lines.slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['fr-1,https://x.org/1.png,abc', 'fr-3,not a url,2']);
+    // fixed and uploaded again: the error column is ignored
+    const fixed = res.text.replace(',abc,', ',1,').replace('not a url', 'https://x.org/3.png');
+    const again = await uploadAndWait(t, token, projectId, fixed, 'fixed.csv');
+    expect(again).toMatchObject({ status: 'completed', rows: { succeeded: 2, failed: 0 }, errorCount: 0 });
+  });
+
+  it('failed rows of a JSON Lines upload come back as JSON Lines with an error key', async () => {
+    const u = await uploadAndWait(t, token, projectId, '{"name":"jf-1","image":"https://x.org/1"}\n{"name":"jf-2"}\n', 'f.jsonl');
+    const res = await request(t.app.server).get(`/api/v1/projects/${projectId}/uploads/${u.id}/failed-rows`).set('Authorization', `Bearer ${token}`);
+    expect(res.text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ name: 'jf-2', error: 'image: The required input “image” is missing' }]);
+  });
+
+  it('deleting an upload archives its tasks without submitted work and reports the rest', async () => {
+    const u = await uploadAndWait(t, token, projectId, 'name,image\ndel-1,https://x.org/1\ndel-2,https://x.org/2\ndel-3,https://x.org/3\n', 'del.csv');
+    const [d1, d2] = await tasksOf(u.id);
+    await t.sql(`update tasks set last_submitted_at = now() where id = $1`, [d1.id]);
+    await t.sql(`update tasks set assignee_id = $2, assignment_status = 'saved' where id = $1`, [d2.id, users.ann]);
+    const res = await request(t.app.server).delete(`/api/v1/projects/${projectId}/uploads/${u.id}`).set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ archived: 1, kept: 2, upload: { deleteReport: expect.stringMatching(/^1 task archived .*; 2 kept/) } });
+    const tasks = await tasksOf(u.id);
+    expect(tasks.map((x) => x.archive_id === null)).toEqual([true, true, false]);
+    const [archive] = await t.sql<Record<string, any>>('select * from archives where id = $1', [res.body.archiveId]);
+    expect(archive).toMatchObject({ task_count: 1, created_by_id: String(admin.id), reason: `Upload ${u.id} (del.csv) deleted` });
+    const again = await request(t.app.server).delete(`/api/v1/projects/${projectId}/uploads/${u.id}`).set('Authorization', `Bearer ${token}`);
+    expect(again.status).toBe(409);
+  });
+
+  it('managers may upload but not delete; members see no uploads', async () => {
+    await createUser(t, 'mgr@example.org');
+    const services = t.services();
+    const access = await services.projects.access(admin, projectId, 'admin');
+    await services.members.add(access, 'mgr@example.org', { role: 'manager', stageIds: [] });
+    const mgr = await loggedIn(t, 'mgr@example.org');
+    const ann = await loggedIn(t, 'ann@example.org');
+    const page = await mgr.get(`/projects/${projectId}/uploads`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('id="uploads"');
+    expect(page.text).not.toContain('/deletion');
+    expect((await ann.get(`/projects/${projectId}/uploads`)).status).toBe(404);
+    expect((await ann.get(`/projects/${projectId}`)).text).not.toContain(`/projects/${projectId}/uploads`);
+  });
+});
+
+describe('upload form and limits', () => {
+  it('the page form works without JavaScript: CSRF token as the first field, then 303 to the history', async () => {
+    const client = await loggedIn(t, 'admin@example.org');
+    const page = await client.get(`/projects/${projectId}/uploads`);
+    const csrf = csrfFrom(page.text);
+    const res = await client.post(`/projects/${projectId}/uploads`).field('_csrf', csrf).field('defaultPriority', '3')
+      .attach('file', Buffer.from('name,image\nform-1,https://x.org/1\n'), 'form.csv');
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`/projects/${projectId}/uploads`);
+    const [upload] = await t.sql<{ id: string }>(`select id from uploads where file_name = 'form.csv'`);
+    const done = await waitForUpload(t, token, projectId, Number(upload.id));
+    expect(done).toMatchObject({ status: 'completed', defaultPriority: 3 });
+    const history = await client.get(`/projects/${projectId}/uploads`);
+    expect(history.text).toContain('form.csv');
+    expect(history.text).toMatch(/received: its rows are being processed/);
+    // a finished row does not poll; its fragment is the row alone
+    const row = await client.get(`/projects/${projectId}/uploads/${upload.id}`).set('HX-Request', 'true').set('HX-Target', `upload-${upload.id}`);
+    expect(row.text.trim()).toMatch(/^<tr id="upload-\d+"/);
+    expect(row.text).not.toContain('hx-trigger');
+  });
+
+  it('refuses a form without a CSRF token', async () => {
+    const client = await loggedIn(t, 'admin@example.org');
+    const res = await client.post(`/projects/${projectId}/uploads`).attach('file', Buffer.from('name,image\nx,https://x.org\n'), 'nocsrf.csv');
+    expect(res.status).toBe(403);
+    expect(await t.sql(`select id from uploads where file_name = 'nocsrf.csv'`)).toEqual([]);
+  });
+
+  it('invalid options answer 422 and store nothing', async () => {
+    for (const [field, value] of [['defaultPriority', 'abc'], ['defaultPriority', '1.5'], ['defaultPriorityScore', '1.5']]) {
+      const res = await postUpload(t, token, projectId, 'name,image\nx,https://x.org\n', 'opts.csv', { [field]: value });
+      expect(res.status).toBe(422);
+      expect(res.body.details[field]).toBeTruthy();
+    }
+    const missing = await request(t.app.server).post(`/api/v1/projects/${projectId}/uploads`).set('Authorization', `Bearer ${token}`).field('defaultPriority', '1');
+    expect(missing.status).toBe(422);
+    expect(await t.sql(`select id from uploads where file_name = 'opts.csv'`)).toEqual([]);
+  });
+});
+
+describe('size limit and cancel (no workers)', () => {
+  let small: TestApp;
+  let smallToken: string;
+  let smallProject: number;
+  beforeAll(async () => {
+    small = await createTestApp({ UPLOAD_MAX_BYTES: '1000', RUN_WORKERS: 'false' });
+    const a = await createAdmin(small);
+    smallToken = (await small.services().apiTokens.create(a, 't')).token;
+    smallProject = (await small.services().projects.create(a, { name: 'Small', reviewStages: 0 })).id;
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('a file over UPLOAD_MAX_BYTES answers 413 with a clear message and leaves nothing behind', async () => {
+    const res = await postUpload(small, smallToken, smallProject, `name\n${'x\n'.repeat(2000)}`, 'big.csv');
+    expect(res.status).toBe(413);
+    expect(res.body).toMatchObject({ error: 'too_large', message: expect.stringMatching(/larger than the upload limit of 1000 bytes/) });
+    expect(await small.sql('select id from uploads')).toEqual([]);
+    expect(await small.sql('select upload_id from upload_chunks')).toEqual([]);
+  });
+
+  it('a queued upload is cancelled at once; a running one stops at its next batch', async () => {
+    const res = await postUpload(small, smallToken, smallProject, 'name\na\n', 'cancel.csv');
+    expect(res.status).toBe(202);
+    expect(res.body.status).toBe('queued');
+    const cancel = await request(small.app.server).post(`/api/v1/projects/${smallProject}/uploads/${res.body.id}/cancellation`).set('Authorization', `Bearer ${smallToken}`);
+    expect(cancel.body).toMatchObject({ status: 'cancelled' });
+    // the job finds it cancelled and does nothing
+    await small.services().uploads.processNow(res.body.id, small.app.log);
+    expect(await small.sql('select id from tasks')).toEqual([]);
+
+    const running = await postUpload(small, smallToken, smallProject, 'name\nb\n', 'cancel2.csv');
+    await small.sql(`update uploads set status = 'processing', cancel_requested = true where id = $1`, [running.body.id]);
+    await small.services().uploads.processNow(running.body.id, small.app.log);
+    const [row] = await small.sql<Record<string, any>>('select status from uploads where id = $1', [running.body.id]);
+    expect(row.status).toBe('cancelled');
+    const again = await request(small.app.server).post(`/api/v1/projects/${smallProject}/uploads/${running.body.id}/cancellation`).set('Authorization', `Bearer ${smallToken}`);
+    expect(again.status).toBe(409);
+  });
+
+  it('processing twice never creates a task twice', async () => {
+    const res = await postUpload(small, smallToken, smallProject, 'name\nonce-1\nonce-2\n', 'twice.csv');
+    // two jobs for one upload (a retry racing a re-enqueue): the upload's lock makes them take turns
+    await Promise.all([0, 1].map(() => small.services().uploads.processNow(res.body.id, small.app.log)));
+    expect((await small.sql(`select name from tasks where upload_id = $1 order by name`, [res.body.id])).map((r) => r.name)).toEqual(['once-1', 'once-2']);
+    const [row] = await small.sql<Record<string, any>>('select status, rows_processed, rows_succeeded from uploads where id = $1', [res.body.id]);
+    expect(row).toMatchObject({ status: 'completed', rows_processed: 2, rows_succeeded: 2 });
+  });
 });

@@ -24,6 +24,9 @@ export const UploadOptionsForm = Type.Object({
 export function parseUploadOptions(fields: Record<string, string>): { ok: true; value: UploadDefaults } | { ok: false; errors: FieldErrors } {
   const form = parseForm(UploadOptionsForm, fields);
   const errors: FieldErrors = form.ok ? {} : { ...form.errors };
+  const priorityText = (fields.defaultPriority ?? '').trim();
+  // the converter would truncate 1.5 to 1: whole numbers only, as written
+  if (priorityText !== '' && !/^[+-]?\d+$/.test(priorityText)) errors.defaultPriority = 'Enter a whole number from -2147483648 to 2147483647 (lower is served first)';
   const scoreText = (fields.defaultPriorityScore ?? '').trim();
   const score = scoreText === '' ? null : parseScore(scoreText);
   if (scoreText !== '' && score === null) errors.defaultPriorityScore = 'Enter a number from 0 to 1 with at most 9 decimals (higher is served first)';
