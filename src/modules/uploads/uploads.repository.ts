@@ -218,7 +218,9 @@ export class UploadsRepository {
   async orphans(): Promise<Array<{ id: number; status: UploadStatus }>> {
     const rows = await sql<{ id: number; status: UploadStatus }>`select u.id::int as id, u.status from uploads u
       where u.status in ('queued', 'processing') and u.deleted_at is null
-        and coalesce(u.heartbeat_at, u.created_at) < now() - interval '20 seconds'
+        -- processing takes the lock before it sets the status: processing without a lock is orphaned;
+        -- a queued upload gets a grace period for its job to start
+        and (u.status = 'processing' or coalesce(u.heartbeat_at, u.created_at) < now() - interval '20 seconds')
         and not exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.classid = ${UPLOAD_LOCK} and l.objid = u.id and l.objsubid = 2 and l.granted)
       order by u.id limit 100`.execute(this.em.getKysely());
     return rows.rows;
