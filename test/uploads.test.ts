@@ -351,7 +351,7 @@ describe('upload form and limits', () => {
     expect(history.text).toMatch(/received: its rows are being processed/);
     // a finished row does not poll; its fragment is the row alone
     const row = await client.get(`/projects/${projectId}/uploads/${upload.id}`).set('HX-Request', 'true').set('HX-Target', `upload-${upload.id}`);
-    expect(row.text.trim()).toMatch(/^<tr id="upload-\d+"/);
+    expect(row.text.trim()).toMatch(/^<tbody id="upload-\d+"/);
     expect(row.text).not.toContain('hx-trigger');
   });
 
