@@ -147,7 +147,7 @@ async function main() {
     if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${await res.text()}`);
     const { id: uploadId } = (await res.json()) as { id: number };
     const received = performance.now();
-    say(`file received and stored in ${((received - started) / 1000).toFixed(1)} s`);
+    say(`file received and stored in ${((received - started) / 1000).toFixed(1)} s (server peak RSS so far ${peakRssMb(server.pid)} MB)`);
     let upload: { status: string; rows_processed: number; rows_succeeded: number; rows_failed: number };
     let lastReport = 0;
     for (;;) {
