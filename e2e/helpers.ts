@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ormConfig } from '../src/db/orm-config.ts';
+import { createServices, type Services } from '../src/plugins/app/services.ts';
 import { cloneTemplateDatabase } from '../test/helpers/database.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -56,4 +59,25 @@ export function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+export const PASSWORD = 'a long enough password';
+
+/** Arranges data with the app's own services on the server's database, then lets go of it. */
+export async function withServices<T>(databaseUrl: string, arrange: (services: Services) => Promise<T>): Promise<T> {
+  const orm = await MikroORM.init(ormConfig(databaseUrl));
+  try {
+    return await arrange(createServices(orm.em.fork()));
+  } finally {
+    await orm.close();
+  }
+}
+
+/** Signs in through the login page and waits for the projects list. */
+export async function signIn(page: Page, baseUrl: string, email: string, password = PASSWORD): Promise<void> {
+  await page.goto(`${baseUrl}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/projects$/);
 }

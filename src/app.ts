@@ -27,6 +27,12 @@ import projectsRoutes from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
+import answersRoutes from './modules/answers/answers.routes.ts';
+import bulkRoutes from './modules/bulk/bulk.routes.ts';
+import archivesRoutes from './modules/archives/archives.routes.ts';
+import exportsRoutes from './modules/exports/exports.routes.ts';
+import queueRoutes from './modules/queue/queue.routes.ts';
+import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 import uploadsRoutes from './modules/uploads/uploads.routes.ts';
 
@@ -107,7 +113,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(orm, { databaseUrl: opts.databaseUrl });
   await fastify.register(boss, { databaseUrl: opts.databaseUrl });
   await fastify.register(services);
-  await fastify.register(jobs, { runWorkers: config.RUN_WORKERS });
+  await fastify.register(jobs, { config });
 
   const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
   await fastify.register(helmet, helmetOptions);
@@ -137,6 +143,12 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(membersRoutes);
   await fastify.register(tasksRoutes);
   await fastify.register(taskDetailRoutes);
+  await fastify.register(answersRoutes);
+  await fastify.register(bulkRoutes);
+  await fastify.register(archivesRoutes);
+  await fastify.register(exportsRoutes);
+  await fastify.register(queueRoutes);
+  await fastify.register(deliveriesRoutes);
   await fastify.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
   await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES });
 

@@ -7,7 +7,7 @@ import { migrate } from './db/migrate.ts';
 async function main() {
   const config = loadConfig();
   const say = (msg: string) => console.log(`[tasklane] ${msg}`);
-  const database = await openDatabase(config, say);
+  const database = await openDatabase(config, say, { owner: true });
   await migrate(database.url);
   const app = await buildApp({ config, databaseUrl: database.url });
 

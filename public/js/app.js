@@ -31,3 +31,95 @@ document.addEventListener('click', (event) => {
     navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = 'Copied'; });
   }
 });
+
+// Task list bulk actions: show only the fields the chosen action needs, keep a count of the
+// selection, and in "all matching" mode turn unticked rows into exclusions.
+(() => {
+  const form = () => document.getElementById('bulk-form');
+  const rowBoxes = () => [...document.querySelectorAll('input[name="ids"][form="bulk-form"]')];
+  const excluded = new Set();
+
+  function showFields() {
+    const f = form();
+    if (!f) return;
+    const action = f.elements.action.value;
+    for (const field of f.querySelectorAll('[data-for]')) {
+      field.hidden = !field.dataset.for.split(' ').includes(action);
+    }
+  }
+
+  function syncExclusions() {
+    const f = form();
+    for (const input of f.querySelectorAll('input[name="excluded"]')) input.remove();
+    for (const id of excluded) {
+      const input = document.createElement('input');
+      input.type = 'hidden';
+      input.name = 'excluded';
+      input.value = id;
+      f.appendChild(input);
+    }
+  }
+
+  function refresh() {
+    const f = form();
+    if (!f) return;
+    const all = f.elements.scope.value === 'all';
+    const boxes = rowBoxes();
+    if (all) for (const box of boxes) box.checked = !excluded.has(box.value);
+    const ticked = boxes.filter((b) => b.checked).length;
+    const pageBox = document.getElementById('select-page');
+    if (pageBox) {
+      pageBox.hidden = false;
+      pageBox.checked = boxes.length > 0 && ticked === boxes.length;
+      pageBox.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    const count = document.getElementById('bulk-count');
+    const totalEl = document.getElementById('task-total-count');
+    const total = totalEl ? totalEl.textContent.trim() : '0';
+    if (all) {
+      count.textContent = `All ${total} matching tasks selected` + (excluded.size ? `, minus ${excluded.size} unticked` : '') + '.';
+    } else {
+      count.textContent = ticked ? `${ticked} ticked ${ticked === 1 ? 'row' : 'rows'} selected.` : 'Tick rows below, or apply to every task matching the filter.';
+    }
+    syncExclusions();
+  }
+
+  document.addEventListener('change', (event) => {
+    const target = event.target;
+    const f = form();
+    if (!f) return;
+    if (target.id === 'bulk-action') showFields();
+    if (target.id === 'bulk-scope') excluded.clear();
+    if (target.id === 'select-page') {
+      for (const box of rowBoxes()) {
+        box.checked = target.checked;
+        if (target.checked) excluded.delete(box.value); else excluded.add(box.value);
+      }
+      if (f.elements.scope.value !== 'all') excluded.clear();
+    }
+    if (target.matches('input[name="ids"][form="bulk-form"]') && f.elements.scope.value === 'all') {
+      if (target.checked) excluded.delete(target.value); else excluded.add(target.value);
+    }
+    refresh();
+  });
+
+  // confirm destructive actions before htmx sends them
+  document.addEventListener('htmx:confirm', (event) => {
+    const f = form();
+    if (!f || event.detail.elt !== f) return;
+    const option = f.elements.action.selectedOptions[0];
+    const message = option && option.dataset.confirmAction;
+    if (!message) return;
+    event.preventDefault();
+    if (window.confirm(message)) event.detail.issueRequest(true);
+  });
+
+  // a new page of results: keep the selection mode, start the ticks afresh
+  document.addEventListener('htmx:afterSettle', (event) => {
+    if (event.detail.target && event.detail.target.id === 'task-results') refresh();
+  });
+  document.addEventListener('DOMContentLoaded', () => {
+    showFields();
+    refresh();
+  });
+})();

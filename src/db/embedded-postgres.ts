@@ -35,6 +35,8 @@ export class EmbeddedPostgres {
   private readonly logFile: string;
   private runAs: OsUser | undefined;
   private port = 0;
+  /** true when start() found the server already running (it may belong to another process) */
+  private adopted = false;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {
     const base = resolve(options.dir);
@@ -57,6 +59,7 @@ export class EmbeddedPostgres {
     const running = await this.runningPort();
     if (running) {
       this.port = running;
+      this.adopted = true;
       this.options.log?.(`embedded PostgreSQL already running on port ${running}; adopting it`);
     } else {
       this.port = await freePort();
@@ -80,7 +83,12 @@ export class EmbeddedPostgres {
     return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${database}`;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the server. One found running is left alone unless `includeAdopted` (the app server takes
+   * over an orphaned cluster; a script run beside a running app must not stop the app's database).
+   */
+  async stop({ includeAdopted = false } = {}): Promise<void> {
+    if (this.adopted && !includeAdopted) return;
     if (!existsSync(join(this.clusterDir, 'postmaster.pid'))) return;
     await this.pgCtl(['stop', '-w', '-t', '60', '-m', 'fast', '-D', this.clusterDir]).catch((err) => {
       this.options.log?.(`embedded PostgreSQL stop failed: ${err}`);

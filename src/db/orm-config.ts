@@ -1,7 +1,11 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
+import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
+import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
 import { Migration20261122120000_uploads } from '../../migrations/Migration20261122120000_uploads.ts';
+import { Migration20261122130000_queues } from '../../migrations/Migration20261122130000_queues.ts';
+import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -26,7 +30,11 @@ export const entities = [
 /** Listed explicitly so tsx, vitest and production all run the same migrations. */
 const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
+  { name: 'Migration20261122100000_bulk_progress', class: Migration20261122100000_bulk_progress },
+  { name: 'Migration20261122110000_list_indexes', class: Migration20261122110000_list_indexes },
   { name: 'Migration20261122120000_uploads', class: Migration20261122120000_uploads },
+  { name: 'Migration20261122130000_queues', class: Migration20261122130000_queues },
+  { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
@@ -34,7 +42,7 @@ export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {})
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
-    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true },
+    migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true, snapshot: false },
     pool: { min: 0, max: 10 },
     // entity data is validated at the edges (TypeBox); the database enforces the rest
     forceUtcTimezone: true,

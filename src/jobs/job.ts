@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery } from 'kysely';
 import type { PgBoss, QueueOptions, SendOptions } from 'pg-boss';
+import type { Config } from '../config.ts';
 import type { Services } from '../plugins/app/services.ts';
 
 export interface JobContext {
@@ -9,8 +10,11 @@ export interface JobContext {
   em: EntityManager;
   services: Services;
   boss: PgBoss;
+  config: Config;
   log: FastifyBaseLogger;
   signal: AbortSignal;
+  /** false while pg-boss will retry a failure; true on the last attempt */
+  lastAttempt: boolean;
 }
 
 /**
@@ -22,8 +26,8 @@ export interface JobDefinition<T extends object> {
   queue?: QueueOptions;
   /** workers per process */
   concurrency?: number;
-  /** a cron expression when the job runs on a schedule */
-  schedule?: string;
+  /** a cron expression (from the config) when the job runs on a schedule */
+  schedule?: (config: Config) => string;
   run(data: T, ctx: JobContext): Promise<void>;
 }
 

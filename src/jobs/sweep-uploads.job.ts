@@ -8,7 +8,7 @@ import { SWEEP_UPLOADS_JOB } from '../modules/uploads/uploads.service.ts';
 export const sweepUploadsJob = defineJob<object>({
   name: SWEEP_UPLOADS_JOB,
   queue: { retryLimit: 0, expireInSeconds: 300 },
-  schedule: '* * * * *',
+  schedule: () => '* * * * *',
   async run(_data, { services, boss, log }) {
     await services.uploads.sweep(boss, log);
   },

@@ -33,3 +33,16 @@ export function humanize(value: string | null | undefined): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${number.format(n)} ${n === 1 ? one : many}`;
 }
+
+/** "1.4 MB": a file size for people. */
+export function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let n = value / 1024;
+  let unit = 0;
+  while (n >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[unit]}`;
+}

@@ -25,7 +25,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   return {
     app,
     databaseUrl,
-    services: () => createServices(app.orm.em.fork()),
+    services: () => createServices(app.orm.em.fork(), app.boss),
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
     close: async () => {
       await pool.end();

@@ -16,6 +16,8 @@ export const BulkOperation = defineEntity({
     total: p.integer().default(0),
     processed: p.integer().default(0),
     changed: p.integer().default(0),
+    /** tasks are processed in id order; the last one done, so a retried job resumes after it */
+    lastTaskId: p.bigint('number').default(0),
     skipped: p.json<Record<string, number>>().onCreate(() => ({})),
     errorMessage: p.text().nullable(),
     createdBy: () => p.manyToOne(User).nullable().deleteRule('set null'),

@@ -14,6 +14,8 @@ export const WebhookDelivery = defineEntity({
     status: p.enum(['pending', 'succeeded', 'failed'] as const),
     responseStatus: p.integer().nullable(),
     error: p.text().nullable(),
+    url: p.text().nullable(),
+    durationMs: p.integer().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
   },
 });

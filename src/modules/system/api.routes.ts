@@ -1,5 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import projectsApi from '../projects/projects.api.ts';
+import tasksApi from '../tasks/tasks.api.ts';
+import answersApi from '../answers/answers.api.ts';
+import exportsApi from '../exports/exports.api.ts';
+import queueApi from '../queue/queue.api.ts';
+import deliveriesApi from '../deliveries/deliveries.api.ts';
 import uploadsApi from '../uploads/uploads.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
@@ -9,5 +14,10 @@ export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUpl
     if (!request.user) throw unauthorized('Send a valid API token as "Authorization: Bearer <token>"');
   });
   await fastify.register(projectsApi);
+  await fastify.register(tasksApi);
+  await fastify.register(answersApi);
+  await fastify.register(exportsApi);
+  await fastify.register(queueApi);
+  await fastify.register(deliveriesApi);
   await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
 }

@@ -55,17 +55,27 @@ export interface AssignmentGroup {
   rows: AssignmentRow[];
 }
 
-export interface AnswerSetView {
+/** What identifies an answer set to a reader: kind, stage, user, version. */
+export interface AnswerSetSummary {
   id: number;
   kind: IAnswerSet['kind'];
   label: string;
   stage: string | null;
   user: string | null;
+  userId: number | null;
   version: number;
   submitted: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+export interface AnswerSetView extends AnswerSetSummary {
   answers: AnswerView[];
+}
+
+/** An answer set with its stored answers, for comparing and the API. */
+export interface AnswerSetRecord extends AnswerSetSummary {
+  answers: Record<string, unknown>;
 }
 
 export interface EventView {
@@ -195,6 +205,37 @@ export function scoreText(score: string | null | undefined): string | null {
 const ANSWER_KIND_ORDER: Record<IAnswerSet['kind'], number> = { default: 0, submission: 1, correction: 2 };
 const ANSWER_LABELS: Record<IAnswerSet['kind'], string> = { default: 'Default / model', submission: 'Submission', correction: 'Correction' };
 
+/**
+ * The task's answer sets in reading order: default answers first, then by workflow position of the
+ * stage, kind (submission before correction), creation time and id.
+ */
+export function answerSetRecords(sets: IAnswerSet[], stages: IStage[]): AnswerSetRecord[] {
+  const stageById = new Map(stages.map((s) => [s.id, s]));
+  const position = (id: number | undefined) => (id === undefined ? -1 : (stageById.get(id)?.position ?? Number.MAX_SAFE_INTEGER));
+  return [...sets]
+    .sort(
+      (a, b) =>
+        (a.kind === 'default' ? 0 : 1) - (b.kind === 'default' ? 0 : 1) ||
+        position(a.stage?.id) - position(b.stage?.id) ||
+        ANSWER_KIND_ORDER[a.kind] - ANSWER_KIND_ORDER[b.kind] ||
+        a.createdAt.getTime() - b.createdAt.getTime() ||
+        a.id - b.id,
+    )
+    .map((s) => ({
+      id: s.id,
+      kind: s.kind,
+      label: ANSWER_LABELS[s.kind],
+      stage: s.stage ? (stageById.get(s.stage.id)?.name ?? `Stage ${s.stage.id}`) : null,
+      user: s.user?.name ?? null,
+      userId: s.user?.id ?? null,
+      version: s.version,
+      submitted: s.submitted,
+      createdAt: s.createdAt,
+      updatedAt: s.updatedAt,
+      answers: s.answers ?? {},
+    }));
+}
+
 export class TaskDetailService {
   private readonly repo: TaskDetailRepository;
 
@@ -206,14 +247,28 @@ export class TaskDetailService {
    * The task as `user` may see it through `access`, or 404: admins and managers see every live
    * task of the project; members only tasks assigned or reserved to them, or that they worked on.
    */
-  async view(access: ProjectAccess, user: IUser, taskId: number): Promise<TaskView> {
+  async visibleTask(access: ProjectAccess, user: IUser, taskId: number): Promise<ITask> {
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw notFound('No such task');
-    const projectId = access.project.id;
-    const task = await this.repo.findLiveTask(projectId, taskId);
+    const task = await this.repo.findLiveTask(access.project.id, taskId);
     if (!task) throw notFound('No such task');
     if (!access.canManageTasks && task.assignee?.id !== user.id && !(await this.repo.hasAssignment(task.id, user.id))) {
       throw notFound('No such task');
     }
+    return task;
+  }
+
+  /** The task (as `visibleTask` allows) and its answer sets in reading order, with their answers. */
+  async answerSets(access: ProjectAccess, user: IUser, taskId: number): Promise<{ task: ITask; sets: AnswerSetRecord[] }> {
+    const task = await this.visibleTask(access, user, taskId);
+    const stages = await this.repo.stages(access.project.id);
+    const sets = await this.repo.answerSets(task.id);
+    return { task, sets: answerSetRecords(sets, stages) };
+  }
+
+  /** Everything the read-only task view shows. */
+  async view(access: ProjectAccess, user: IUser, taskId: number): Promise<TaskView> {
+    const projectId = access.project.id;
+    const task = await this.visibleTask(access, user, taskId);
 
     const stages = await this.repo.stages(projectId);
     const assignments = await this.repo.assignments(task.id);
@@ -247,29 +302,9 @@ export class TaskDetailService {
     }
 
     const outputSchema = access.project.outputSchema;
-    const answerSetViews = [...answerSets]
-      .sort(
-        (a, b) =>
-          (a.kind === 'default' ? 0 : 1) - (b.kind === 'default' ? 0 : 1) ||
-          position(a.stage?.id) - position(b.stage?.id) ||
-          ANSWER_KIND_ORDER[a.kind] - ANSWER_KIND_ORDER[b.kind] ||
-          a.createdAt.getTime() - b.createdAt.getTime() ||
-          a.id - b.id,
-      )
-      .map(
-        (s): AnswerSetView => ({
-          id: s.id,
-          kind: s.kind,
-          label: ANSWER_LABELS[s.kind],
-          stage: stageName(s.stage?.id),
-          user: s.user?.name ?? null,
-          version: s.version,
-          submitted: s.submitted,
-          createdAt: s.createdAt,
-          updatedAt: s.updatedAt,
-          answers: answerViews(outputSchema, s.answers ?? {}),
-        }),
-      );
+    const answerSetViews = answerSetRecords(answerSets, stages).map(
+      (s): AnswerSetView => ({ ...s, answers: answerViews(outputSchema, s.answers) }),
+    );
 
     return {
       task,

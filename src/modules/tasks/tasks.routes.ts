@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from './task-filter.ts';
 import { TASK_STATES } from './task.entity.ts';
+import { BULK_ACTIONS } from '../bulk/bulk-actions.ts';
 
 const TABLE_TARGET = 'task-results';
 
@@ -28,19 +29,21 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
     };
     const data = {
       title: 'Tasks', access, project: access.project, section: 'tasks', filter: shown, errors, result, url,
-      canonical: url(), pageSizes: PAGE_SIZES,
+      canonical: url(), query: canonicalQuery(shown), pageSizes: PAGE_SIZES,
     };
     const status = valid ? 200 : 422;
 
     if (request.wantsFragment(TABLE_TARGET)) {
-      // htmx pushed the raw form URL: replace it with the canonical one
-      reply.header(request.htmx.trigger === 'f-q' ? 'HX-Replace-Url' : 'HX-Push-Url', data.canonical);
+      // htmx pushed the raw form URL: replace it with the canonical one (typing and refreshes after
+      // a bulk action replace the history entry instead of adding one)
+      const replace = request.htmx.trigger === 'f-q' || request.htmx.trigger === 'task-refresh';
+      reply.header(replace ? 'HX-Replace-Url' : 'HX-Push-Url', data.canonical);
       return reply.render('tasks/_results', data, status);
     }
     const stages = await request.services.projects.stages(access.project);
-    const members = access.canManageTasks ? await request.services.members.list(access) : [];
+    const members = access.canManageTasks ? await request.services.taskList.memberChoices(projectId) : [];
     return reply.render('tasks/index', {
-      ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES,
+      ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES, bulkActions: BULK_ACTIONS,
     }, status);
   });
 }

@@ -357,7 +357,8 @@ export class UploadProcessingSession {
                     case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
                     s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
                from s order by s.row_number
-             on conflict (project_id, name) do nothing
+             -- names are unique among the live tasks of a project (an archived name may come again)
+             on conflict (project_id, name) where archive_id is null do nothing
              returning id, name, assignment_id, assignee_id, assignment_kind
            ), ev as (
              insert into task_events (task_id, project_id, actor_id, kind, after)
@@ -377,7 +378,7 @@ export class UploadProcessingSession {
              from upload_stage st
              left join s first on first.name = st.name
              left join ins on ins.name = st.name and first.row_number = st.row_number
-             left join tasks t on t.project_id = $1 and t.name = st.name and ins.name is null
+             left join tasks t on t.project_id = $1 and t.name = st.name and t.archive_id is null and ins.name is null
             order by st.row_number`,
           [input.projectId, input.labelStageId, this.uploadId, input.actorId],
         );

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { Config } from '../../config.ts';
 import { jobs } from '../../jobs/index.ts';
 import { createServices } from './services.ts';
 
@@ -6,16 +7,20 @@ import { createServices } from './services.ts';
  * Creates the queues of every job and, unless disabled, runs their workers in this process.
  * Several processes may do this against one database: pg-boss hands each job to one worker.
  */
+/** pg-boss's default number of retries after a failed attempt */
+const DEFAULT_RETRY_LIMIT = 2;
+
 export default fp(
-  async function jobsPlugin(fastify, opts: { runWorkers: boolean }) {
+  async function jobsPlugin(fastify, opts: { config: Config }) {
     for (const job of jobs) {
       await fastify.boss.createQueue(job.name, { notify: true, ...job.queue });
-      if (job.schedule) await fastify.boss.schedule(job.name, job.schedule);
-      if (!opts.runWorkers) continue;
+      if (job.schedule) await fastify.boss.schedule(job.name, job.schedule(opts.config), null, { tz: 'UTC' });
+      if (!opts.config.RUN_WORKERS) continue;
       await fastify.boss.work(job.name, { localConcurrency: job.concurrency ?? 1, pollingIntervalSeconds: 1 }, async ([item]) => {
         const em = fastify.orm.em.fork();
         const log = fastify.log.child({ job: job.name, jobId: item.id });
-        await job.run(item.data, { em, services: createServices(em), boss: fastify.boss, log, signal: item.signal });
+        const lastAttempt = item.retryCount >= (job.queue?.retryLimit ?? DEFAULT_RETRY_LIMIT);
+        await job.run(item.data, { em, services: createServices(em, fastify.boss), boss: fastify.boss, config: opts.config, log, signal: item.signal, lastAttempt });
       });
     }
   },

@@ -1,5 +1,9 @@
 import fp from 'fastify-plugin';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { PgBoss } from 'pg-boss';
+import { BulkService } from '../../modules/bulk/bulk.service.ts';
+import { ArchivesService } from '../../modules/archives/archives.service.ts';
+import { ExportsService } from '../../modules/exports/exports.service.ts';
 import { ApiTokensService } from '../../modules/api-tokens/api-tokens.service.ts';
 import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
@@ -7,10 +11,18 @@ import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
+import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
+import { AnswersService } from '../../modules/answers/answers.service.ts';
+import { QueueService } from '../../modules/queue/queue.service.ts';
+import { DeliveriesService } from '../../modules/deliveries/deliveries.service.ts';
 import { UploadsService } from '../../modules/uploads/uploads.service.ts';
 
-/** The composition root: every service of one unit of work shares one EntityManager. */
-export function createServices(em: EntityManager) {
+/**
+ * The composition root: every service of one unit of work shares one EntityManager. `boss` is
+ * there for services that start jobs (scripts without a job queue leave it out).
+ */
+export function createServices(em: EntityManager, boss?: PgBoss) {
+  const bulk = new BulkService(em, boss);
   return {
     users: new UsersService(em),
     apiTokens: new ApiTokensService(em),
@@ -19,6 +31,13 @@ export function createServices(em: EntityManager) {
     secrets: new SecretsService(em),
     taskList: new TaskListRepository(em),
     taskDetail: new TaskDetailService(em),
+    taskApi: new TaskApiRepository(em),
+    answers: new AnswersService(em),
+    bulk,
+    archives: new ArchivesService(em),
+    exports: new ExportsService(em, boss),
+    queue: new QueueService(em, boss),
+    deliveries: new DeliveriesService(em, bulk),
     uploads: new UploadsService(em),
   };
 }
@@ -33,10 +52,10 @@ declare module 'fastify' {
 export default fp(
   async function services(fastify) {
     fastify.decorateRequest('services', {
-      getter(this: { em: EntityManager; _services?: Services }) {
-        return (this._services ??= createServices(this.em));
+      getter(this: { em: EntityManager; server: { boss: PgBoss }; _services?: Services }) {
+        return (this._services ??= createServices(this.em, this.server.boss));
       },
     });
   },
-  { name: 'services', dependencies: ['orm'] },
+  { name: 'services', dependencies: ['orm', 'boss'] },
 );

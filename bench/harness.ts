@@ -1,0 +1,181 @@
+/**
+ * What every benchmark needs: its own embedded PostgreSQL cluster under bench/out/ (git-ignored),
+ * a seeded database reused across runs, the real server as a child process, a signed-in HTTP
+ * client, and percentiles.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import pg from 'pg';
+import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { findSeed, seedTasks, type SeedOptions, type SeededProject } from './seed-tasks.ts';
+
+export const BENCH_DIR = resolve(import.meta.dirname, 'out');
+
+export interface BenchDatabase {
+  url: string;
+  seed: SeededProject;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts (or adopts) the benchmark cluster and returns a database seeded with `options.tasks`
+ * tasks: the existing one when it already has exactly that many, else a fresh one (`reseed`
+ * forces that). Each size and layout has its own database, so switching sizes costs nothing.
+ */
+export async function benchDatabase(options: SeedOptions & { reseed?: boolean }, log: (msg: string) => void): Promise<BenchDatabase> {
+  const layout = options.layout ?? 'spread';
+  const server = new EmbeddedPostgres({
+    dir: BENCH_DIR,
+    database: 'postgres',
+    // a dedicated cluster: durability does not matter, a realistic cache does
+    settings: { shared_buffers: '512MB', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB' },
+    log,
+  });
+  await server.start();
+  try {
+    return await seededDatabase(server, options, layout, log);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
+async function seededDatabase(server: EmbeddedPostgres, options: SeedOptions & { reseed?: boolean }, layout: string, log: (msg: string) => void): Promise<BenchDatabase> {
+  const name = `bench_${layout}_${options.tasks}`;
+  const url = server.url(name);
+  const admin = new pg.Client({ connectionString: server.url('postgres') });
+  await admin.connect();
+  try {
+    const exists = (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount;
+    let seed = exists && !options.reseed ? await findSeed(url, options) : undefined;
+    if (!seed) {
+      if (exists) await admin.query(`drop database "${name}" with (force)`);
+      await admin.query(`create database "${name}"`);
+      log(`seeding database ${name}`);
+      seed = await seedTasks(url, { ...options, log });
+    } else {
+      await migrate(url); // a new migration (e.g. an index) applies to the seeded data
+      log(`reusing database ${name} (${options.tasks.toLocaleString('en-US')} tasks; BENCH_RESEED=1 to seed again)`);
+    }
+    return { url, seed, stop: () => server.stop() };
+  } finally {
+    await admin.end();
+  }
+}
+
+export interface RunningServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `src/server.ts` as its own process (as e2e/helpers.ts does) on the given database. */
+export async function startServer(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+    cwd: resolve(import.meta.dirname, '..'),
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    // the first start on a big database may build indexes of new migrations
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 600_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = /ready: (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolveUrl(match[1]);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  child.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  return {
+    url,
+    stop: () =>
+      new Promise((done) => {
+        if (child.exitCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface TimedResponse {
+  status: number;
+  text: string;
+  headers: Headers;
+  ms: number;
+}
+
+/** A browser-like HTTP client: keeps the session cookie, reads CSRF tokens from pages. */
+export class HttpClient {
+  private cookies = new Map<string, string>();
+
+  constructor(private readonly base: string) {}
+
+  async request(method: 'GET' | 'POST', path: string, init: { headers?: Record<string, string>; form?: Record<string, string> } = {}): Promise<TimedResponse> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.cookies.size) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    }
+    const started = performance.now();
+    const res = await fetch(this.base + path, { method, headers, body, redirect: 'manual' });
+    const text = await res.text();
+    const ms = performance.now() - started;
+    for (const cookie of res.headers.getSetCookie()) {
+      const [pair] = cookie.split(';');
+      const eq = pair.indexOf('=');
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    return { status: res.status, text, headers: res.headers, ms };
+  }
+
+  get(path: string, headers: Record<string, string> = {}) {
+    return this.request('GET', path, { headers });
+  }
+
+  /** GETs `pagePath` for its CSRF token, then posts the form to `action`. */
+  async submit(pagePath: string, action: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+    const page = await this.get(pagePath);
+    return this.request('POST', action, { form: { ...form, _csrf: csrfFrom(page.text) }, headers });
+  }
+
+  async signIn(email: string, password: string): Promise<void> {
+    const res = await this.submit('/login', '/login', { email, password });
+    if (res.status !== 303) throw new Error(`sign-in failed for ${email}: ${res.status}`);
+  }
+}
+
+export function csrfFrom(html: string): string {
+  const match = /name="_csrf" value="([^"]+)"/.exec(html);
+  if (!match) throw new Error('no CSRF token on the page');
+  return match[1];
+}
+
+/** Nearest-rank percentile of `values` (p in 0..100). */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+export const round1 = (n: number) => Math.round(n * 10) / 10;
+
+export function sleep(ms: number) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A plain-text table with right-aligned numbers. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const width = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
+  return [line(cells[0]), width.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,130 @@
+/**
+ * The bulk actions of the task list (SPEC §5), as a typed static registry. The SQL of each action
+ * lives in bulk.repository.ts; this file says what each action is called, what it asks for and
+ * how its parameters are validated.
+ */
+
+export const BULK_ACTION_IDS = [
+  'reject', 'acknowledge', 'reset',
+  'send_to_stage', 'hold', 'unhold', 'assign', 'unassign', 'reserve', 'release',
+  'batch', 'priority', 'score',
+  'export', 'archive',
+] as const;
+export type BulkActionId = (typeof BULK_ACTION_IDS)[number];
+
+export type BulkField = 'reason' | 'note' | 'stage' | 'member' | 'batch' | 'priority' | 'score' | 'format';
+
+export interface BulkActionDefinition {
+  id: BulkActionId;
+  group: 'State' | 'Queue' | 'Edit' | 'Export and archive';
+  title: string;
+  /** the past tense used in results ("12 tasks held") */
+  done: string;
+  fields: BulkField[];
+  /** asked before running, in the browser */
+  confirm?: string;
+}
+
+export const BULK_ACTIONS: readonly BulkActionDefinition[] = [
+  { id: 'reject', group: 'State', title: 'Reject (back to Label)', done: 'rejected', fields: ['reason'], confirm: 'Reject the selected tasks and send them back to Label?' },
+  { id: 'acknowledge', group: 'State', title: 'Acknowledge', done: 'acknowledged', fields: [] },
+  { id: 'reset', group: 'State', title: 'Reset to new', done: 'reset to new', fields: [], confirm: 'Reset the selected tasks to new? Their open assignments are released.' },
+  { id: 'send_to_stage', group: 'Queue', title: 'Send to stage', done: 'sent to the stage', fields: ['stage'] },
+  { id: 'hold', group: 'Queue', title: 'Hold', done: 'held', fields: [] },
+  { id: 'unhold', group: 'Queue', title: 'Unhold', done: 'released from hold', fields: [] },
+  { id: 'assign', group: 'Queue', title: 'Assign to a member', done: 'assigned', fields: ['member'] },
+  { id: 'unassign', group: 'Queue', title: 'Unassign', done: 'unassigned', fields: [], confirm: 'Unassign the selected tasks? Saved drafts stay in their history.' },
+  { id: 'reserve', group: 'Queue', title: 'Reserve for a member', done: 'reserved', fields: ['member'] },
+  { id: 'release', group: 'Queue', title: 'Release to the pool', done: 'released', fields: [] },
+  { id: 'batch', group: 'Edit', title: 'Set client batch ID', done: 'updated', fields: ['batch'] },
+  { id: 'priority', group: 'Edit', title: 'Set priority', done: 'updated', fields: ['priority'] },
+  { id: 'score', group: 'Edit', title: 'Set or clear priority score', done: 'updated', fields: ['score'] },
+  { id: 'export', group: 'Export and archive', title: 'Export', done: 'exported', fields: ['format'] },
+  { id: 'archive', group: 'Export and archive', title: 'Archive', done: 'archived', fields: ['note'], confirm: 'Archive the selected tasks? They leave every list and queue until restored.' },
+];
+
+export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const bulkAction = (id: string): BulkActionDefinition | undefined => BULK_ACTIONS.find((a) => a.id === id);
+
+/** Validated parameters; only the ones the action asks for are set. */
+export interface BulkParams {
+  reason?: string;
+  /** optional note (the reason of an archive) */
+  note?: string;
+  format?: ExportFormat;
+  stageId?: number;
+  userId?: number;
+  /** null clears it */
+  batch?: string | null;
+  priority?: number;
+  /** a decimal string with at most 9 decimals, or null to clear */
+  score?: string | null;
+}
+
+const INT32 = { min: -2147483648, max: 2147483647 };
+const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?|\.\d{1,9})$/;
+
+type Raw = Record<string, unknown>;
+const text = (raw: Raw, key: string): string => {
+  const v = raw[key];
+  return typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '';
+};
+
+/** Reads the fields an action needs from a form or API body; errors are per field. */
+export function parseBulkParams(action: BulkActionDefinition, raw: Raw): { params: BulkParams; errors: Record<string, string> } {
+  const params: BulkParams = {};
+  const errors: Record<string, string> = {};
+  for (const field of action.fields) {
+    const value = text(raw, field);
+    switch (field) {
+      case 'reason':
+        if (!value) errors.reason = 'A reason is required';
+        else if (value.length > 2000) errors.reason = 'At most 2,000 characters';
+        else params.reason = value;
+        break;
+      case 'note':
+        if (value.length > 2000) errors.note = 'At most 2,000 characters';
+        else if (value) params.note = value;
+        break;
+      case 'format':
+        if ((EXPORT_FORMATS as readonly string[]).includes(value)) params.format = value as ExportFormat;
+        else errors.format = 'Choose CSV, JSON or JSONL';
+        break;
+      case 'stage':
+        if (/^\d{1,18}$/.test(value)) params.stageId = Number(value);
+        else errors.stage = 'Choose a stage';
+        break;
+      case 'member':
+        if (/^\d{1,18}$/.test(value)) params.userId = Number(value);
+        else errors.member = 'Choose a member';
+        break;
+      case 'batch':
+        if (value.length > 200) errors.batch = 'At most 200 characters';
+        else params.batch = value === '' ? null : value;
+        break;
+      case 'priority': {
+        const n = Number(value);
+        if (/^-?\d+$/.test(value) && n >= INT32.min && n <= INT32.max) params.priority = n;
+        else errors.priority = 'Priority is a whole number between -2147483648 and 2147483647';
+        break;
+      }
+      case 'score':
+        if (value === '') params.score = null;
+        else if (SCORE.test(value)) params.score = value.startsWith('.') ? `0${value}` : value;
+        else errors.score = 'Score is a number from 0 to 1 with at most 9 decimals (empty clears it)';
+        break;
+    }
+  }
+  return { params, errors };
+}
+
+/** "12 tasks changed, 3 skipped: 2 already held; 1 not assigned" — the answer to every bulk action. */
+export function describeOutcome(changed: number, skipped: Record<string, number>): { headline: string; reasons: string[] } {
+  const number = new Intl.NumberFormat('en-US');
+  const skippedTotal = Object.values(skipped).reduce((a, b) => a + b, 0);
+  const headline = `${number.format(changed)} ${changed === 1 ? 'task' : 'tasks'} changed, ${number.format(skippedTotal)} skipped`;
+  const reasons = Object.entries(skipped).sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${number.format(n)} ${reason}`);
+  return { headline, reasons };
+}

@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError } from '../../lib/errors.ts';
+import { FormBody } from '../../lib/form.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { selectionFromForm } from '../tasks/task-selection.ts';
+import { bulkAction, describeOutcome } from './bulk-actions.ts';
+
+const OUTCOME_TARGET = 'bulk-outcome';
+const PROGRESS_TARGET = 'bulk-progress';
+const OperationParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), operationId: Type.Integer({ minimum: 1 }) });
+
+/** Bulk actions of the task list: run at once, or start a job and show its progress. */
+export default async function bulkRoutes(fastify: FastifyInstance) {
+  fastify.post('/projects/:projectId/tasks/bulk', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(user, projectId);
+    const body = request.body as Record<string, unknown>;
+    const filterQuery = typeof body.filter === 'string' ? body.filter : '';
+    const listUrl = `/projects/${projectId}/tasks${filterQuery ? `?${filterQuery}` : ''}`;
+    const fragment = request.wantsFragment(OUTCOME_TARGET);
+
+    try {
+      const selection = selectionFromForm(body);
+      if (body.action === 'export') {
+        const started = await request.services.exports.start(access, user, String(body.format ?? ''), selection);
+        const exportsUrl = `/projects/${projectId}/exports`;
+        if (fragment) return reply.render('bulk/_outcome', { title: 'Export', exportId: started.id, exportsUrl });
+        reply.flash('success', `Export #${started.id} started. It appears below and can be downloaded when it completes.`);
+        return reply.redirect(exportsUrl, 303);
+      }
+      const started = await request.services.bulk.start(access, user, String(body.action ?? ''), body, selection);
+      if (started.kind === 'queued') {
+        const url = `/projects/${projectId}/bulk/${started.operation.id}`;
+        if (fragment) return reply.render('bulk/_progress', { operation: started.operation, actionTitle: bulkAction(started.operation.action)?.title, url });
+        return reply.redirect(url, 303);
+      }
+      const { outcome } = started;
+      const summary = describeOutcome(outcome.changed, outcome.skipped);
+      if (fragment) {
+        reply.header('HX-Trigger', 'tasks-changed');
+        return reply.render('bulk/_outcome', { title: outcome.action.title, summary });
+      }
+      reply.flash('success', `${outcome.action.title}: ${summary.headline}${summary.reasons.length ? ` (${summary.reasons.join('; ')})` : ''}.`);
+      return reply.redirect(listUrl, 303);
+    } catch (err) {
+      // a user mistake: say what is wrong where the action was asked for; nothing has changed
+      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
+      if (fragment) return reply.render('bulk/_outcome', { error: err.message }, err.statusCode);
+      reply.flash('error', err.message);
+      return reply.redirect(listUrl, 303);
+    }
+  });
+
+  /** A bulk job's progress: the page (no JavaScript: it refreshes itself) or the polling widget. */
+  fastify.get('/projects/:projectId/bulk/:operationId', { schema: { params: OperationParams } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId, operationId } = request.params as { projectId: number; operationId: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    const operation = await request.services.bulk.operation(access, operationId);
+    const url = `/projects/${projectId}/bulk/${operationId}`;
+    const finished = operation.status === 'completed' || operation.status === 'failed';
+    const data = { project: access.project, operation, url, actionTitle: bulkAction(operation.action)?.title ?? operation.action,
+      summary: describeOutcome(operation.changed, operation.skipped) };
+    if (request.wantsFragment(PROGRESS_TARGET)) {
+      if (finished) reply.header('HX-Trigger', 'tasks-changed');
+      return reply.render('bulk/_progress', data);
+    }
+    return reply.render('bulk/show', { ...data, title: 'Bulk action', access, section: 'tasks', refresh: !finished });
+  });
+}

@@ -1,0 +1,209 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RawBuilder } from 'kysely';
+import type { PgBoss } from 'pg-boss';
+import { forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
+import { enqueueInTransaction } from '../../jobs/job.ts';
+import { MembersService } from '../members/members.service.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { ProjectsService } from '../projects/projects.service.ts';
+import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
+import { User, type IUser } from '../users/user.entity.ts';
+import { bulkAction, parseBulkParams, type BulkActionDefinition, type BulkParams } from './bulk-actions.ts';
+import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
+import { addSkipped, BulkRepository, type ActionSql, type ChunkResult, type PriorityItem } from './bulk.repository.ts';
+import { ArchivesRepository } from '../archives/archives.repository.ts';
+import { actionSql, type BulkContext } from './bulk-sql.ts';
+
+/** Selections up to this size run in the request; larger ones run as a job with progress. */
+export const INLINE_LIMIT = 5_000;
+/** A job works through its selection in chunks of this many tasks, one transaction each. */
+export const CHUNK_SIZE = 20_000;
+export const RUN_BULK_OPERATION = 'run-bulk-operation';
+const NOT_FOUND = 'not found in this project (or archived)';
+
+export interface BulkOutcome {
+  action: BulkActionDefinition;
+  changed: number;
+  skipped: Record<string, number>;
+}
+
+export type BulkStart = { kind: 'done'; outcome: BulkOutcome } | { kind: 'queued'; operation: IBulkOperation };
+
+/**
+ * Applies an action to a selection chunk by chunk in id order, each chunk in its own transaction
+ * together with whatever `onChunk` records (progress, counters), so a crash loses nothing and a
+ * re-run resumes after `afterId`.
+ */
+export async function applyInChunks(
+  em: EntityManager,
+  statement: ActionSql,
+  where: RawBuilder<unknown>,
+  opts: { projectId: number; actorId: number | null; afterId: number; signal?: AbortSignal },
+  onChunk: (em: EntityManager, chunk: ChunkResult) => Promise<void>,
+): Promise<void> {
+  let afterId = opts.afterId;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const chunk = await em.transactional(async (tx) => {
+      const applied = await new BulkRepository(tx).apply(statement, where, { projectId: opts.projectId, actorId: opts.actorId, afterId, limit: CHUNK_SIZE });
+      if (applied.seen > 0) await onChunk(tx, applied);
+      return applied;
+    });
+    if (chunk.seen < CHUNK_SIZE) return;
+    afterId = chunk.lastId;
+  }
+}
+
+export class BulkService {
+  private readonly repo: BulkRepository;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly boss?: PgBoss,
+  ) {
+    this.repo = new BulkRepository(em);
+  }
+
+  /**
+   * Validates and runs a bulk action: small selections at once (one transaction), large ones as a
+   * job whose progress is kept on a bulk operation row.
+   */
+  async start(access: ProjectAccess, actor: IUser, actionId: string, raw: Record<string, unknown>, selection: TaskSelection): Promise<BulkStart> {
+    if (!access.canManageTasks) throw forbidden('Only project admins and managers can change tasks in bulk');
+    const action = bulkAction(actionId);
+    if (!action) throw unprocessable('Choose an action', { action: 'Choose an action' });
+    const { params, errors } = parseBulkParams(action, raw);
+    if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
+    if ('ids' in selection && selection.ids.length === 0) throw unprocessable('Select at least one task', { ids: 'Select at least one task' });
+    const context = await this.context(access, action, params);
+    const where = selectionWhere(access.project.id, actor.id, selection);
+
+    const size = await this.repo.count(where, INLINE_LIMIT);
+    if (size <= INLINE_LIMIT) {
+      const result = await this.em.transactional(async (em) => {
+        const archives = new ArchivesRepository(em);
+        const ctx = action.id === 'archive'
+          ? { ...context, archiveId: await archives.open(access.project.id, actor.id, params.note ?? '', false) }
+          : context;
+        const applied = await new BulkRepository(em).apply(actionSql(action.id, params, ctx), where, { projectId: access.project.id, actorId: actor.id });
+        if (ctx.archiveId) {
+          await archives.addTasks(ctx.archiveId, applied.changed);
+          await archives.dropIfEmpty(ctx.archiveId);
+        }
+        return applied;
+      });
+      const skipped = { ...result.skipped };
+      // picked ids that are not (or no longer) tasks of this project
+      const missing = 'ids' in selection ? new Set(selection.ids).size - result.seen : 0;
+      if (missing > 0) skipped[NOT_FOUND] = missing;
+      return { kind: 'done', outcome: { action, changed: result.changed, skipped } };
+    }
+    if (!this.boss) throw new Error('bulk jobs need the job queue');
+    const boss = this.boss;
+    const operation = await this.em.transactional(async (em) => {
+      const op = em.create(BulkOperation, {
+        project: access.project, action: action.id, params: { ...params }, selection: storeSelection(selection), createdBy: actor,
+      });
+      await em.flush();
+      await enqueueInTransaction(em, boss, RUN_BULK_OPERATION, { operationId: op.id });
+      return op;
+    });
+    return { kind: 'queued', operation };
+  }
+
+  /** RedBrick's priority call: a priority and/or score per task, in one statement. */
+  async setPriorities(access: ProjectAccess, actor: IUser, items: PriorityItem[]): Promise<BulkOutcome> {
+    if (!access.canManageTasks) throw forbidden('Only project admins and managers can change priorities');
+    const ids = items.map((i) => i.taskId);
+    if (new Set(ids).size !== ids.length) throw unprocessable('Each task may appear only once', { taskId: 'duplicate task ids' });
+    const result = await this.em.transactional((em) => new BulkRepository(em).setPriorities(access.project.id, actor.id, items));
+    const skipped: Record<string, number> = {};
+    if (result.seen > result.changed) skipped['already had those values'] = result.seen - result.changed;
+    if (ids.length > result.seen) skipped[NOT_FOUND] = ids.length - result.seen;
+    return { action: bulkAction('priority')!, changed: result.changed, skipped };
+  }
+
+  /** A bulk operation of the project, for its progress widget. */
+  async operation(access: ProjectAccess, id: number): Promise<IBulkOperation> {
+    const op = await this.em.findOne(BulkOperation, { id, project: access.project }, { populate: ['createdBy'] });
+    if (!op) throw notFound('No such bulk action');
+    return op;
+  }
+
+  /**
+   * Runs (or resumes) a queued bulk operation in chunks, each chunk and its progress committed
+   * together. Idempotent: a retried job continues after the last committed chunk.
+   */
+  async runNow(operationId: number, { signal, lastAttempt = true }: { signal?: AbortSignal; lastAttempt?: boolean } = {}): Promise<void> {
+    const op = await this.em.findOne(BulkOperation, { id: operationId }, { populate: ['project', 'createdBy'] });
+    if (!op || op.status === 'completed' || op.status === 'failed') return;
+    try {
+      const actor = op.createdBy ? await this.em.findOne(User, { id: op.createdBy.id, active: true }) : null;
+      if (!actor) throw unprocessable('The user who started this action no longer exists or is deactivated');
+      const access = await new ProjectsService(this.em).access(actor, op.project.id);
+      if (!access.canManageTasks) throw forbidden('The user who started this action may no longer change tasks in bulk');
+      const action = bulkAction(op.action);
+      if (!action) throw unprocessable(`Unknown action ${op.action}`);
+      const { params, errors } = parseBulkParams(action, op.params);
+      if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0]);
+      const context = await this.context(access, action, params);
+      const where = selectionWhere(access.project.id, actor.id, loadSelection(op.selection as StoredSelection));
+
+      if (op.status === 'queued') {
+        op.status = 'running';
+        op.total = await this.repo.count(where);
+        // an archive action fills one Archive record, created once
+        if (action.id === 'archive') op.params = { ...op.params, archiveId: await new ArchivesRepository(this.em).open(access.project.id, actor.id, params.note ?? '', false) };
+        await this.em.flush();
+      }
+      const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
+      const statement = actionSql(action.id, params, { ...context, archiveId });
+      await applyInChunks(this.em, statement, where, { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, signal }, async (em, chunk) => {
+        const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true });
+        row.processed += chunk.seen;
+        row.changed += chunk.changed;
+        row.skipped = addSkipped(row.skipped, chunk.skipped);
+        row.lastTaskId = chunk.lastId;
+        // tasks may have joined the filter since it was counted
+        row.total = Math.max(row.total, row.processed);
+        await em.flush();
+        if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
+        Object.assign(op, { processed: row.processed, changed: row.changed, skipped: row.skipped, lastTaskId: row.lastTaskId, total: row.total });
+      });
+      if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
+      op.status = 'completed';
+      op.finishedAt = new Date();
+      await this.em.flush();
+    } catch (err) {
+      // a user-facing reason ends the operation; anything else is retried (resuming after the last
+      // committed chunk) until the last attempt
+      const reason = err instanceof HttpError ? err.message : null;
+      if (reason === null && (signal?.aborted || !lastAttempt)) throw err;
+      await this.em.fork().nativeUpdate(BulkOperation, { id: operationId }, {
+        status: 'failed', errorMessage: reason ?? 'The action failed unexpectedly', finishedAt: new Date(),
+      });
+      if (reason === null) throw err;
+    }
+  }
+
+  /** Checks the parameters against the project (stage exists, member belongs) and loads what the SQL needs. */
+  private async context(access: ProjectAccess, action: BulkActionDefinition, params: BulkParams): Promise<BulkContext> {
+    const stages = await new ProjectsService(this.em).stages(access.project);
+    const label = stages.find((s) => s.kind === 'label');
+    if (!label) throw new Error(`project ${access.project.id} has no Label stage`);
+    const context: BulkContext = { label };
+    if (params.stageId !== undefined) {
+      context.target = stages.find((s) => s.id === params.stageId);
+      if (!context.target) throw unprocessable('Unknown stage', { stage: 'Unknown stage' });
+    }
+    if (params.userId !== undefined) {
+      const member = (await new MembersService(this.em).list(access)).find((m) => m.user.id === params.userId);
+      if (!member) throw unprocessable('Not a member of this project', { member: 'Not a member of this project' });
+      if (!member.user.active) throw unprocessable(`${member.user.name} is deactivated`, { member: 'This user is deactivated' });
+      const limited = member.role === 'member' && member.stages.count() > 0;
+      context.member = { userId: member.user.id, name: member.user.name, stageIds: limited ? member.stages.getItems().map((s) => s.id) : null };
+    }
+    return context;
+  }
+
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { forbidden, unprocessable } from '../../lib/errors.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ErrorResponse } from '../system/api.schemas.ts';
+
+const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const TaskIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 });
+const Delivered = Type.Object({
+  id: Type.Integer(), name: Type.String(), state: Type.String(), priority: Type.Integer(), priorityScore: Nullable(Type.String()),
+  clientBatchId: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
+  answers: Nullable(Type.Record(Type.String(), Type.Unknown())), createdAt: Type.String({ format: 'date-time' }), completedAt: Nullable(Type.String({ format: 'date-time' })),
+});
+const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()) });
+
+const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
+function decodeCursor(cursor: string | undefined): number {
+  if (!cursor) return 0;
+  const match = /^after:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw unprocessable('Invalid cursor', { cursor: 'Use the nextCursor of a previous call' });
+  return Number(match[1]);
+}
+
+/** The delivery feed and the client's answers (SPEC §4 Delivery, §8). */
+export default async function deliveriesApi(fastify: FastifyInstance) {
+  const ctx = async (request: FastifyRequest) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    return { user, access: await request.services.projects.access(user, projectId) };
+  };
+
+  fastify.post('/projects/:projectId/deliveries', {
+    schema: {
+      tags: ['delivery'], summary: 'Fetch completed tasks (marks them delivered)',
+      description: 'Returns the next completed tasks in id order with their final answers and marks them `delivered`. Pass `nextCursor` back as `cursor` to continue after the last one; tasks being delivered by the webhook are left out (a failed webhook delivery shows up here).',
+      params: ProjectParams,
+      body: Type.Optional(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String()) }, { additionalProperties: false })),
+      response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Nullable(Type.String()) }), ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await ctx(request);
+    const body = (request.body ?? {}) as { limit?: number; cursor?: string };
+    const limit = body.limit ?? 100;
+    const items = await request.services.deliveries.feed(access, user, decodeCursor(body.cursor), limit);
+    const last = items.at(-1);
+    return { items, nextCursor: last && items.length === limit ? encodeCursor(last.id) : null };
+  });
+
+  fastify.post('/projects/:projectId/deliveries/acknowledgement', {
+    schema: {
+      tags: ['delivery'], summary: 'Acknowledge delivered tasks (end state)', params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }), response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await ctx(request);
+    const outcome = await request.services.deliveries.respond(access, user, (request.body as { taskIds: number[] }).taskIds, null);
+    return { changed: outcome.changed, skipped: outcome.skipped };
+  });
+
+  fastify.post('/projects/:projectId/deliveries/rejection', {
+    schema: {
+      tags: ['delivery'], summary: 'Reject delivered tasks with a reason: state rejected, back to Label and its labeler', params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds, reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await ctx(request);
+    const body = request.body as { taskIds: number[]; reason: string };
+    const outcome = await request.services.deliveries.respond(access, user, body.taskIds, { reason: body.reason });
+    return { changed: outcome.changed, skipped: outcome.skipped };
+  });
+
+  fastify.get('/projects/:projectId/webhook-deliveries', {
+    schema: {
+      tags: ['delivery'], summary: 'The latest webhook attempts (admins, managers)', params: ProjectParams,
+      response: {
+        200: Type.Object({ delivering: Type.Integer(), items: Type.Array(Type.Object({
+          taskId: Type.Integer(), attempt: Type.Integer(), status: Type.String(), responseStatus: Nullable(Type.Integer()),
+          error: Nullable(Type.String()), durationMs: Nullable(Type.Integer()), createdAt: Type.String({ format: 'date-time' }),
+        })) }),
+        ...errors,
+      },
+    },
+  }, async (request) => {
+    const { access } = await ctx(request);
+    if (!access.canManageTasks) throw forbidden('Only project admins and managers see deliveries');
+    const items = await request.services.deliveries.recentAttempts(access);
+    return { delivering: await request.services.deliveries.deliveringCount(access), items: items.map(({ id: _id, ...a }) => ({ ...a, createdAt: a.createdAt.toISOString() })) };
+  });
+}

@@ -1,0 +1,122 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { forbidden, unprocessable } from '../../lib/errors.ts';
+import type { BulkOutcome, BulkService } from '../bulk/bulk.service.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { Project } from '../projects/project.entity.ts';
+import type { IUser } from '../users/user.entity.ts';
+import { DeliveriesRepository, type AttemptRow, type DeliveredTask } from './deliveries.repository.ts';
+import { newWebhookSecret, normalizeHosts, postSigned, resolveTarget, WebhookRefused } from './webhook.ts';
+
+export interface WebhookSettings {
+  url: string;
+  allowedHosts: string;
+  regenerateSecret?: boolean;
+}
+
+/** Delivery of completed tasks (SPEC §4): the API feed, client acknowledge / reject, the signed webhook. */
+export class DeliveriesService {
+  private readonly repo: DeliveriesRepository;
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly bulk: BulkService,
+  ) {
+    this.repo = new DeliveriesRepository(em);
+  }
+
+  /** The next completed tasks after the cursor; fetching marks them delivered. Admins and managers (the client's token). */
+  async feed(access: ProjectAccess, user: IUser, afterId: number, limit: number): Promise<DeliveredTask[]> {
+    if (!access.canManageTasks) throw forbidden('Only project admins and managers fetch deliveries');
+    return this.em.transactional((em) => new DeliveriesRepository(em).takeFeed(access.project.id, user.id, afterId, limit));
+  }
+
+  /** The client acknowledges (end state) or rejects (with a reason: back to Label) delivered tasks. */
+  async respond(access: ProjectAccess, user: IUser, taskIds: number[], reject: { reason: string } | null): Promise<BulkOutcome> {
+    const started = await this.bulk.start(access, user, reject ? 'reject' : 'acknowledge', reject ? { reason: reject.reason } : {}, { ids: taskIds });
+    if (started.kind !== 'done') throw new Error('an id selection of at most 5,000 runs at once');
+    return started.outcome;
+  }
+
+  async updateWebhook(access: ProjectAccess, input: WebhookSettings): Promise<void> {
+    if (!access.canAdminister) throw forbidden('Only project admins change delivery settings');
+    const url = input.url.trim();
+    const hosts = normalizeHosts(input.allowedHosts);
+    const project = await this.em.findOneOrFail(Project, { id: access.project.id });
+    if (url) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        throw unprocessable('Enter a valid URL', { url: 'Enter a valid http(s) URL' });
+      }
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw unprocessable('Enter an http(s) URL', { url: 'Only http and https URLs' });
+      const host = parsed.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+      if (!hosts.includes(host)) throw unprocessable(`Add ${host} to the allow-list first`, { allowedHosts: `${host} is not on the allow-list` });
+      if (url.length > 2000) throw unprocessable('The URL is too long', { url: 'At most 2,000 characters' });
+    }
+    project.webhookUrl = url || null;
+    project.webhookAllowedHosts = hosts;
+    if (url && (!project.webhookSecret || input.regenerateSecret)) project.webhookSecret = newWebhookSecret();
+    await this.em.flush();
+  }
+
+  /** The project's webhook secret, for its admins (the receiver needs it to verify signatures). */
+  async secret(access: ProjectAccess): Promise<string | null> {
+    if (!access.canAdminister) return null;
+    const project = await this.em.findOneOrFail(Project, { id: access.project.id }, { fields: ['webhookSecret'] });
+    return project.webhookSecret ?? null;
+  }
+
+  recentAttempts(access: ProjectAccess): Promise<AttemptRow[]> {
+    return this.repo.recentAttempts(access.project.id);
+  }
+
+  deliveringCount(access: ProjectAccess): Promise<number> {
+    return this.repo.deliveringCount(access.project.id);
+  }
+
+  /**
+   * One webhook attempt for a completed task (the job's work). Idempotent: a task that is no
+   * longer waiting is left alone. A refused target fails at once (no retry); a failed call
+   * throws so the job is retried with backoff, and marks the task `failed` on the last attempt
+   * (it then shows up in the API feed instead).
+   */
+  async deliverNow(taskId: number, { lastAttempt = true } = {}): Promise<'delivered' | 'skipped' | 'refused' | 'failed'> {
+    const task = await this.repo.pendingTask(taskId);
+    if (!task || task.state !== 'completed' || (task.deliveryStatus !== 'pending' && task.deliveryStatus !== 'delivering')) return 'skipped';
+    const project = await this.em.findOne(Project, { id: task.projectId }, { fields: ['name', 'webhookUrl', 'webhookSecret', 'webhookAllowedHosts'] });
+    if (!project?.webhookUrl || !project.webhookSecret) {
+      await this.repo.setDeliveryStatus(taskId, null);
+      return 'skipped';
+    }
+    await this.repo.setDeliveryStatus(taskId, 'delivering');
+    const attempt = await this.repo.nextAttempt(taskId);
+    const record = (status: 'succeeded' | 'failed', responseStatus: number | null, error: string | null, durationMs: number) =>
+      this.repo.recordAttempt({ projectId: task.projectId, taskId, attempt, status, responseStatus, error, url: project.webhookUrl!, durationMs });
+    let target;
+    try {
+      target = await resolveTarget(project.webhookUrl, project.webhookAllowedHosts ?? []);
+    } catch (err) {
+      if (!(err instanceof WebhookRefused)) throw err;
+      await record('failed', null, `refused: ${err.message}`, 0);
+      await this.repo.setDeliveryStatus(taskId, 'failed');
+      await this.repo.failedEvent(taskId, task.projectId, err.message);
+      return 'refused';
+    }
+    const { projectId, deliveryStatus: _status, ...payload } = task;
+    const body = JSON.stringify({ event: 'task.completed', project: { id: projectId, name: project.name }, task: payload, attempt });
+    const result = await postSigned(target, body, project.webhookSecret);
+    if (result.error === null) {
+      await record('succeeded', result.status, null, result.durationMs);
+      await this.repo.markDelivered(taskId, projectId, project.webhookUrl);
+      return 'delivered';
+    }
+    await record('failed', result.status, result.error, result.durationMs);
+    if (lastAttempt) {
+      await this.repo.setDeliveryStatus(taskId, 'failed');
+      await this.repo.failedEvent(taskId, projectId, result.error);
+      return 'failed';
+    }
+    throw new Error(`webhook attempt ${attempt} for task ${taskId} failed: ${result.error}`);
+  }
+}

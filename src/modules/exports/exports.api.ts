@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { unprocessable } from '../../lib/errors.ts';
+import { EXPORT_FORMATS } from '../bulk/bulk-actions.ts';
+import { ErrorResponse } from '../system/api.schemas.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { parseTaskFilter } from '../tasks/task-filter.ts';
+import { queryRecord, type TaskSelection } from '../tasks/task-selection.ts';
+import type { ExportRow } from './exports.repository.ts';
+import { sendExportFile } from './exports.routes.ts';
+
+const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
+const ExportBody = Type.Object({
+  id: Type.Integer(),
+  format: Type.String({ enum: [...EXPORT_FORMATS] }),
+  status: Type.String({ enum: ['queued', 'running', 'completed', 'failed', 'expired'] }),
+  rowsTotal: Type.Union([Type.Integer(), Type.Null()]),
+  rowsWritten: Type.Integer(),
+  sizeBytes: Type.Integer(),
+  errorMessage: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  downloadUrl: Type.Union([Type.String(), Type.Null()]),
+});
+const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
+
+const toBody = (projectId: number, r: ExportRow) => ({
+  id: r.id, format: r.format, status: r.status, rowsTotal: r.rowsTotal, rowsWritten: r.rowsWritten, sizeBytes: r.sizeBytes,
+  errorMessage: r.errorMessage, createdAt: r.createdAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null,
+  downloadUrl: r.status === 'completed' ? `/api/v1/projects/${projectId}/exports/${r.id}/download` : null,
+});
+
+/** Exports in the JSON API: start one (a filter or task ids), follow it, download the file. */
+export default async function exportsApi(fastify: FastifyInstance) {
+  const managerAccess = async (request: FastifyRequest) => {
+    const { projectId } = request.params as { projectId: number };
+    return request.services.projects.access(request.requireUser(), projectId, 'manager');
+  };
+
+  fastify.post('/projects/:projectId/exports', {
+    schema: {
+      tags: ['exports'], summary: 'Export tasks as CSV, JSON or JSONL (runs in the background)',
+      description: 'Give `filter` (the query string of a task list view, e.g. `state=completed&batch=b7`) or `taskIds`; neither exports every task. Poll the export until `completed`, then download it.',
+      params: ProjectParams,
+      body: Type.Object({
+        format: Type.String({ enum: [...EXPORT_FORMATS] }),
+        filter: Type.Optional(Type.String({ maxLength: 4000 })),
+        taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100_000 })),
+      }, { additionalProperties: false }),
+      response: { 202: ExportBody, ...errors },
+    },
+  }, async (request, reply) => {
+    const access = await managerAccess(request);
+    const body = request.body as { format: string; filter?: string; taskIds?: number[] };
+    if (body.filter !== undefined && body.taskIds) throw unprocessable('Give filter or taskIds, not both');
+    let selection: TaskSelection;
+    if (body.taskIds) selection = { ids: body.taskIds };
+    else {
+      const { filter, errors: invalid } = parseTaskFilter(queryRecord(body.filter ?? ''));
+      if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
+      selection = { filter, excluded: [] };
+    }
+    const started = await request.services.exports.start(access, request.requireUser(), body.format, selection);
+    reply.code(202);
+    return toBody(access.project.id, await request.services.exports.get(access, started.id));
+  });
+
+  fastify.get('/projects/:projectId/exports', {
+    schema: { tags: ['exports'], summary: 'Exports of the project, newest first (25 per page)', params: ProjectParams,
+      querystring: Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })) }),
+      response: { 200: Type.Object({ items: Type.Array(ExportBody), total: Type.Integer() }), ...errors } },
+  }, async (request) => {
+    const access = await managerAccess(request);
+    const list = await request.services.exports.list(access, (request.query as { page: number }).page);
+    return { items: list.rows.map((r) => toBody(access.project.id, r)), total: list.total };
+  });
+
+  fastify.get('/projects/:projectId/exports/:exportId', {
+    schema: { tags: ['exports'], summary: 'One export and its progress', params: ExportParams, response: { 200: ExportBody, ...errors } },
+  }, async (request) => {
+    const access = await managerAccess(request);
+    return toBody(access.project.id, await request.services.exports.get(access, (request.params as { exportId: number }).exportId));
+  });
+
+  fastify.get('/projects/:projectId/exports/:exportId/download', {
+    schema: { tags: ['exports'], summary: 'The file of a completed export (409 while it runs)', params: ExportParams },
+  }, async (request, reply) => {
+    const access = await managerAccess(request);
+    return sendExportFile(reply, request.services, access, (request.params as { exportId: number }).exportId);
+  });
+}

@@ -1,0 +1,63 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import { conflict, HttpError } from '../../lib/errors.ts';
+import { FormBody } from '../../lib/form.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import type { Services } from '../../plugins/app/services.ts';
+import { selectionFromForm } from '../tasks/task-selection.ts';
+import { EXPORT_TYPES } from './exports.service.ts';
+
+const LIST_TARGET = 'export-list';
+const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
+const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
+
+/** Streams a completed export's file as an attachment (shared by the page and the API). */
+export async function sendExportFile(reply: FastifyReply, services: Services, access: ProjectAccess, exportId: number) {
+  const row = await services.exports.get(access, exportId);
+  if (row.status !== 'completed') throw conflict(row.status === 'expired' ? 'This export has expired; export again' : 'This export is not finished yet');
+  return reply
+    .type(EXPORT_TYPES[row.format])
+    .header('Content-Disposition', `attachment; filename="${access.project.slug}-export-${row.id}.${row.format}"`)
+    .header('Content-Length', String(row.sizeBytes))
+    .send(Readable.from(services.exports.file(row.id)));
+}
+
+/** The Exports page (a live list) and starting an export from the task list. Admins and managers only. */
+export default async function exportsRoutes(fastify: FastifyInstance) {
+  fastify.get('/projects/:projectId/exports', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const { page } = request.query as { page: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    const exports = await request.services.exports.list(access, page);
+    const running = exports.rows.some((r) => r.status === 'queued' || r.status === 'running');
+    const data = { title: 'Exports', access, project: access.project, section: 'exports', exports, running, url: `/projects/${projectId}/exports?page=${page}` };
+    if (request.wantsFragment(LIST_TARGET)) return reply.render('exports/_list', data);
+    return reply.render('exports/index', data);
+  });
+
+  fastify.post('/projects/:projectId/exports', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    const body = request.body as Record<string, unknown>;
+    try {
+      const started = await request.services.exports.start(access, user, String(body.format ?? ''), selectionFromForm(body));
+      reply.flash('success', `Export #${started.id} started. It appears below and can be downloaded when it completes.`);
+      return reply.redirect(`/projects/${projectId}/exports`, 303);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
+      reply.flash('error', err.message);
+      return reply.redirect(`/projects/${projectId}/tasks${typeof body.filter === 'string' && body.filter ? `?${body.filter}` : ''}`, 303);
+    }
+  });
+
+  fastify.get('/projects/:projectId/exports/:exportId/download', { schema: { params: ExportParams } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId, exportId } = request.params as { projectId: number; exportId: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    return sendExportFile(reply, request.services, access, exportId);
+  });
+}

@@ -1,0 +1,411 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql, type RawBuilder } from 'kysely';
+import { preAssignee } from '../assignments/pre-assign-sql.ts';
+import type { StageKind } from '../stages/stage.entity.ts';
+import type { AssignmentKind } from '../tasks/task.entity.ts';
+import { claimSql, ownNextSql, type ClaimArgs } from './queue-sql.ts';
+
+/** A task locked for an action, with its open assignment (if any). */
+export interface WorkRow {
+  id: number;
+  name: string;
+  projectId: number;
+  stageId: number;
+  state: string;
+  priority: number;
+  priorityScore: string | null;
+  data: Record<string, unknown>;
+  metadata: Record<string, string>;
+  hasOpenIssue: boolean;
+  held: boolean;
+  assignmentId: number | null;
+  assigneeId: number | null;
+  assigneeName: string | null;
+  status: string | null;
+  kind: AssignmentKind | null;
+  issueComment: string | null;
+  issueResponse: string | null;
+  deliveryStatus: string | null;
+}
+
+export interface AnswerSetRow {
+  id: number;
+  version: number;
+  answers: Record<string, unknown>;
+  kind: string;
+  userName: string | null;
+  stageName: string | null;
+  updatedAt: Date;
+}
+
+export interface QueueRow {
+  id: number;
+  name: string;
+  stageId: number;
+  stageName: string;
+  stageKind: string;
+  status: string;
+  kind: string;
+  priority: number;
+  priorityScore: string | null;
+  state: string;
+  since: Date;
+}
+
+export interface IssueRow {
+  id: number;
+  name: string;
+  stageName: string;
+  priority: number;
+  assigneeId: number;
+  assigneeName: string;
+  comment: string | null;
+  raisedAt: Date;
+}
+
+export interface HolderRow {
+  userId: number;
+  name: string;
+  email: string;
+  total: number;
+  reserved: number;
+  assigned: number;
+  saved: number;
+  pending: number;
+  skipped: number;
+  issue: number;
+  oldest: Date;
+}
+
+export interface HeldTaskRow {
+  id: number;
+  name: string;
+  stageName: string;
+  status: string;
+  kind: string;
+  priority: number;
+  since: Date;
+  leaseExpiresAt: Date | null;
+}
+
+export interface StageInfo {
+  id: number;
+  name: string;
+  kind: StageKind;
+  position: number;
+  reviewPercent: number;
+}
+
+/** The event written with a stage change (its `after` gets the new stage, state and assignee). */
+export interface StageEvent {
+  projectId: number;
+  actorId: number;
+  kind: string;
+  before: Record<string, unknown>;
+  after?: Record<string, unknown>;
+  note?: string;
+}
+
+export interface HandedOutRow {
+  id: number;
+  name: string;
+  stage: string;
+  state: string;
+  status: string;
+  kind: string;
+  priority: number;
+  priorityScore: string | null;
+  data: unknown;
+  metadata: Record<string, string>;
+  leaseExpiresAt: Date | null;
+  version: number;
+}
+
+const num = (v: unknown): number => Number(v);
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** Every query of queues and the workflow. Callers wrap multi-statement actions in a transaction. */
+export class QueueRepository {
+  constructor(readonly em: EntityManager) {}
+
+  private get db() {
+    return this.em.getKysely();
+  }
+
+  /** The stages of a project in workflow order (plain rows: this runs on every queue request). */
+  async stages(projectId: number): Promise<StageInfo[]> {
+    const { rows } = await sql<Record<string, unknown>>`select id, name, kind, position, review_percent from stages
+      where project_id = ${projectId}::bigint order by position`.execute(this.db);
+    return rows.map((r) => ({ id: num(r.id), name: String(r.name), kind: r.kind as StageKind, position: num(r.position), reviewPercent: num(r.review_percent) }));
+  }
+
+  /** Claims up to `limit` pool tasks for the user (one statement); returns their ids. */
+  async claim(args: ClaimArgs): Promise<number[]> {
+    if (args.limit <= 0) return [];
+    const { rows } = await claimSql(args).execute(this.db);
+    return rows.map((r) => num(r.id));
+  }
+
+  async ownNext(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): Promise<number[]> {
+    const { rows } = await ownNextSql(projectId, stageId, userId, limit, exclude).execute(this.db);
+    return rows.map((r) => num(r.id));
+  }
+
+  /** Handed-out tasks as the API returns them, in the given order, with the version a save starts from. */
+  async items(projectId: number, ids: number[]): Promise<HandedOutRow[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await sql<Record<string, unknown>>`
+      select t.id, t.name, s.name as stage_name, t.state, t.assignment_status, t.assignment_kind, t.priority,
+             trim_scale(t.priority_score)::text as priority_score, t.data, t.metadata, t.lease_expires_at,
+             coalesce(a.version, 0) as version
+      from tasks t join stages s on s.id = t.stage_id left join answer_sets a on a.assignment_id = t.assignment_id
+      where t.project_id = ${projectId}::bigint and t.id = any(${ids}::bigint[])`.execute(this.db);
+    const byId = new Map(rows.map((r) => [num(r.id), r]));
+    return ids.filter((id) => byId.has(id)).map((id) => {
+      const r = byId.get(id)!;
+      return {
+        id, name: String(r.name), stage: String(r.stage_name), state: String(r.state), status: String(r.assignment_status),
+        kind: String(r.assignment_kind), priority: num(r.priority), priorityScore: (r.priority_score as string | null) ?? null,
+        data: r.data, metadata: (r.metadata as Record<string, string>) ?? {}, leaseExpiresAt: dateOrNull(r.lease_expires_at),
+        version: num(r.version),
+      };
+    });
+  }
+
+  /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order. */
+  async myQueue(projectId: number, userId: number, limit = 500): Promise<QueueRow[]> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select t.id, t.name, t.stage_id, s.name as stage_name, s.kind as stage_kind, t.assignment_status, t.assignment_kind,
+             t.priority, trim_scale(t.priority_score)::text as priority_score, t.state, a.created_at
+      from tasks t
+      join stages s on s.id = t.stage_id
+      join assignments a on a.id = t.assignment_id
+      where t.assignee_id = ${userId}::bigint and t.project_id = ${projectId}::bigint and t.archive_id is null
+        and t.assignment_status in ('assigned', 'saved', 'pending_finalization', 'skipped')
+      order by case t.assignment_status when 'pending_finalization' then 1 when 'skipped' then 2 else 0 end,
+               s.position, t.priority, t.priority_score desc nulls last, t.created_at, t.id
+      limit ${limit}::int`.execute(this.db);
+    return rows.map((r) => ({
+      id: num(r.id), name: String(r.name), stageId: num(r.stage_id), stageName: String(r.stage_name), stageKind: String(r.stage_kind),
+      status: String(r.assignment_status), kind: String(r.assignment_kind), priority: num(r.priority),
+      priorityScore: (r.priority_score as string | null) ?? null, state: String(r.state), since: date(r.created_at),
+    }));
+  }
+
+  /** The task and its open assignment; `lock` takes the row lock for an action. */
+  async work(projectId: number, taskId: number, { lock = false } = {}): Promise<WorkRow | null> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select t.id, t.name, t.project_id, t.stage_id, t.state, t.priority, trim_scale(t.priority_score)::text as priority_score,
+             t.data, t.metadata, t.has_open_issue, t.held, t.assignment_id, t.assignee_id, u.name as assignee_name,
+             a.status, a.kind, a.issue_comment, a.issue_response, t.delivery_status
+      from tasks t
+      left join assignments a on a.id = t.assignment_id
+      left join users u on u.id = t.assignee_id
+      where t.id = ${taskId}::bigint and t.project_id = ${projectId}::bigint and t.archive_id is null
+      ${lock ? sql`for update of t` : sql``}`.execute(this.db);
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: num(r.id), name: String(r.name), projectId: num(r.project_id), stageId: num(r.stage_id), state: String(r.state),
+      priority: num(r.priority), priorityScore: (r.priority_score as string | null) ?? null,
+      data: (r.data as Record<string, unknown>) ?? {}, metadata: (r.metadata as Record<string, string>) ?? {},
+      hasOpenIssue: Boolean(r.has_open_issue), held: Boolean(r.held),
+      assignmentId: numOrNull(r.assignment_id), assigneeId: numOrNull(r.assignee_id), assigneeName: (r.assignee_name as string | null) ?? null,
+      status: (r.status as string | null) ?? null, kind: (r.kind as AssignmentKind | null) ?? null,
+      issueComment: (r.issue_comment as string | null) ?? null, issueResponse: (r.issue_response as string | null) ?? null,
+      deliveryStatus: (r.delivery_status as string | null) ?? null,
+    };
+  }
+
+  /** Whether the user ever had an assignment on the task (members may view tasks they worked on). */
+  async hadAssignment(taskId: number, userId: number): Promise<boolean> {
+    const { rows } = await sql`select 1 from assignments where task_id = ${taskId}::bigint and user_id = ${userId}::bigint limit 1`.execute(this.db);
+    return rows.length > 0;
+  }
+
+  /** The answer set of an assignment (its draft), if any. */
+  async answerSetOf(assignmentId: number): Promise<AnswerSetRow | null> {
+    return this.oneAnswerSet(sql`a.assignment_id = ${assignmentId}::bigint`);
+  }
+
+  /**
+   * The answers a new assignment starts from: the newest submitted submission or correction of
+   * the task, else the default (model) answers from the upload.
+   */
+  async prefill(taskId: number): Promise<AnswerSetRow | null> {
+    return (
+      (await this.oneAnswerSet(sql`a.task_id = ${taskId}::bigint and a.kind in ('submission', 'correction') and a.submitted`)) ??
+      (await this.oneAnswerSet(sql`a.task_id = ${taskId}::bigint and a.kind = 'default'`))
+    );
+  }
+
+  private async oneAnswerSet(where: RawBuilder<unknown>): Promise<AnswerSetRow | null> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select a.id, a.version, a.answers, a.kind, u.name as user_name, s.name as stage_name, a.updated_at
+      from answer_sets a left join users u on u.id = a.user_id left join stages s on s.id = a.stage_id
+      where ${where} order by a.id desc limit 1`.execute(this.db);
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: num(r.id), version: num(r.version), answers: (r.answers as Record<string, unknown>) ?? {}, kind: String(r.kind),
+      userName: (r.user_name as string | null) ?? null, stageName: (r.stage_name as string | null) ?? null, updatedAt: date(r.updated_at),
+    };
+  }
+
+  /**
+   * Saves answers on the assignment's answer set if its version is still `version` (0 = none yet):
+   * one upsert. Returns the new version, or null when the version is stale.
+   */
+  async saveAnswers(row: { taskId: number; stageId: number; assignmentId: number; userId: number; kind: 'submission' | 'correction'; answers: Record<string, unknown>; version: number }): Promise<number | null> {
+    const answers = JSON.stringify(row.answers);
+    // version 0: the first save inserts (a concurrent first save makes the upsert find the row at version ≥ 1: stale)
+    const { rows } = row.version === 0
+      ? await sql<{ version: number }>`
+          insert into answer_sets (task_id, stage_id, assignment_id, user_id, kind, answers, version)
+          values (${row.taskId}::bigint, ${row.stageId}::bigint, ${row.assignmentId}::bigint, ${row.userId}::bigint, ${row.kind}::text, ${answers}::jsonb, 1)
+          on conflict (assignment_id) do update set answers = excluded.answers, version = answer_sets.version + 1, updated_at = now()
+            where answer_sets.version = 0
+          returning version`.execute(this.db)
+      : await sql<{ version: number }>`
+          update answer_sets set answers = ${answers}::jsonb, version = version + 1, updated_at = now()
+          where assignment_id = ${row.assignmentId}::bigint and version = ${row.version}::int
+          returning version`.execute(this.db);
+    return rows[0] ? Number(rows[0].version) : null;
+  }
+
+  /** Sets the status of the open assignment and mirrors it on the task (touched work loses its lease). */
+  async setStatus(task: WorkRow, status: 'saved' | 'pending_finalization' | 'skipped' | 'issue' | 'assigned', extra: { issueComment?: string; issueResponse?: string; startWork?: boolean; submittedBy?: number } = {}): Promise<void> {
+    await sql`update assignments set status = ${status}::text, updated_at = now(),
+        skipped_at = case when ${status}::text = 'skipped' then now() else null end,
+        issue_comment = coalesce(${extra.issueComment ?? null}::text, issue_comment),
+        issue_response = coalesce(${extra.issueResponse ?? null}::text, issue_response)
+      where id = ${task.assignmentId}::bigint`.execute(this.db);
+    await sql`update tasks set assignment_status = ${status}::text, lease_expires_at = null,
+        has_open_issue = ${status === 'issue'}::boolean,
+        state = case when ${extra.startWork ?? false}::boolean and state in ('new', 'rejected') then 'in_progress' else state end,
+        last_submitted_at = case when ${extra.submittedBy ?? null}::bigint is null then last_submitted_at else now() end,
+        last_submitted_by_id = coalesce(${extra.submittedBy ?? null}::bigint, last_submitted_by_id),
+        last_activity_at = now()
+      where id = ${task.id}::bigint`.execute(this.db);
+  }
+
+  /** Closes the open assignment as finalized (with a review outcome in review stages) and submits its answers, in one statement. */
+  async finalizeAssignment(assignmentId: number, outcome: 'accepted' | 'rejected' | 'corrected' | null): Promise<void> {
+    await sql`with a as (update assignments set status = 'finalized', outcome = ${outcome}::text, finalized_at = now(), updated_at = now()
+                where id = ${assignmentId}::bigint returning id)
+              update answer_sets s set submitted = true, updated_at = now() from a where s.assignment_id = a.id`.execute(this.db);
+  }
+
+  /** The labeler who last finalized the task in the Label stage. */
+  async lastFinalizer(taskId: number, stageId: number): Promise<number | null> {
+    const { rows } = await sql<{ user_id: string }>`select user_id from assignments
+      where task_id = ${taskId}::bigint and stage_id = ${stageId}::bigint and status = 'finalized' order by id desc limit 1`.execute(this.db);
+    return rows[0] ? num(rows[0].user_id) : null;
+  }
+
+  /**
+   * Moves the task into `stage` (its open assignment must be closed already): opens an assignment
+   * for `assignTo` (kind given), or for the stage's pre-assignee (`preassign`), or leaves it in
+   * the pool. Ground Truth has no work: the task just becomes `completed`.
+   */
+  async enterStage(taskId: number, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
+    const e = opts.event;
+    const terminal = stage.kind === 'ground_truth';
+    const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
+    const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
+    const { rows } = await sql<{ user_id: string | null }>`
+      with nu as (select ${who} as user_id from tasks t where t.id = ${taskId}::bigint),
+      ins as (
+        insert into assignments (task_id, stage_id, user_id, status, kind)
+        select ${taskId}::bigint, ${stage.id}::bigint, nu.user_id, 'assigned', ${kind}::text from nu where nu.user_id is not null
+        returning id, user_id
+      ),
+      ev as (
+        insert into task_events (task_id, project_id, actor_id, kind, before, after, note)
+        select ${taskId}::bigint, ${e?.projectId ?? 0}::bigint, ${e?.actorId ?? null}::bigint, ${e?.kind ?? ''}::text, ${JSON.stringify(e?.before ?? null)}::jsonb,
+               ${JSON.stringify(e?.after ?? {})}::jsonb || jsonb_build_object('stage', ${stage.name}::text, 'state', ${opts.state}::text, 'assignee', (select u.name from ins join users u on u.id = ins.user_id)),
+               ${e?.note ?? null}::text
+        where ${e !== undefined}::boolean
+      )
+      update tasks t set stage_id = ${stage.id}::bigint, state = ${opts.state}::text,
+        assignment_id = ins.id, assignee_id = ins.user_id,
+        assignment_status = case when ins.id is null then null else 'assigned' end,
+        assignment_kind = case when ins.id is null then null else ${kind}::text end,
+        lease_expires_at = null, has_open_issue = false, delivery_status = ${opts.deliveryStatus ?? null}::text,
+        last_submitted_at = case when ${opts.submittedBy ?? null}::bigint is null then last_submitted_at else now() end,
+        last_submitted_by_id = coalesce(${opts.submittedBy ?? null}::bigint, last_submitted_by_id),
+        last_activity_at = now()
+      from (select 1) one left join ins on true
+      where t.id = ${taskId}::bigint
+      returning ins.user_id::text as user_id`.execute(this.db);
+    return rows[0]?.user_id ? num(rows[0].user_id) : null;
+  }
+
+  async event(e: { taskId: number; projectId: number; actorId: number | null; kind: string; before?: unknown; after?: unknown; note?: string | null }): Promise<void> {
+    await sql`insert into task_events (task_id, project_id, actor_id, kind, before, after, note)
+      values (${e.taskId}::bigint, ${e.projectId}::bigint, ${e.actorId}::bigint, ${e.kind}::text,
+              ${e.before === undefined ? null : JSON.stringify(e.before)}::jsonb, ${e.after === undefined ? null : JSON.stringify(e.after)}::jsonb, ${e.note ?? null}::text)`.execute(this.db);
+  }
+
+  /** The reason of the newest review rejection (shown to the labeler who gets the task back). */
+  async lastRejection(taskId: number): Promise<{ note: string | null; actor: string | null; at: Date } | null> {
+    const { rows } = await sql<Record<string, unknown>>`select e.note, u.name, e.created_at from task_events e left join users u on u.id = e.actor_id
+      where e.task_id = ${taskId}::bigint and e.kind in ('review_rejected', 'rejected') order by e.id desc limit 1`.execute(this.db);
+    const r = rows[0];
+    return r ? { note: (r.note as string | null) ?? null, actor: (r.name as string | null) ?? null, at: date(r.created_at) } : null;
+  }
+
+  /** The user's pending drafts in the project (for "Finalize all"). */
+  async pendingIds(projectId: number, userId: number): Promise<number[]> {
+    const { rows } = await sql<{ id: string }>`select id::text as id from tasks where assignee_id = ${userId}::bigint
+      and project_id = ${projectId}::bigint and archive_id is null and assignment_status = 'pending_finalization' order by id`.execute(this.db);
+    return rows.map((r) => num(r.id));
+  }
+
+  async openIssues(projectId: number, limit = 500): Promise<IssueRow[]> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select t.id, t.name, s.name as stage_name, t.priority, t.assignee_id, u.name as assignee_name, a.issue_comment, a.updated_at
+      from tasks t join stages s on s.id = t.stage_id join assignments a on a.id = t.assignment_id join users u on u.id = t.assignee_id
+      where t.project_id = ${projectId}::bigint and t.has_open_issue and t.archive_id is null
+      order by a.updated_at, t.id limit ${limit}::int`.execute(this.db);
+    return rows.map((r) => ({
+      id: num(r.id), name: String(r.name), stageName: String(r.stage_name), priority: num(r.priority), assigneeId: num(r.assignee_id),
+      assigneeName: String(r.assignee_name), comment: (r.issue_comment as string | null) ?? null, raisedAt: date(r.updated_at),
+    }));
+  }
+
+  /** One row per user holding open work in the project, oldest hold first. */
+  async holders(projectId: number): Promise<HolderRow[]> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select u.id, u.name, u.email, count(*)::int as total,
+             count(*) filter (where t.assignment_kind = 'reserved')::int as reserved,
+             count(*) filter (where t.assignment_status = 'assigned')::int as assigned,
+             count(*) filter (where t.assignment_status = 'saved')::int as saved,
+             count(*) filter (where t.assignment_status = 'pending_finalization')::int as pending,
+             count(*) filter (where t.assignment_status = 'skipped')::int as skipped,
+             count(*) filter (where t.assignment_status = 'issue')::int as issue,
+             min(a.created_at) as oldest
+      from tasks t join users u on u.id = t.assignee_id join assignments a on a.id = t.assignment_id
+      where t.project_id = ${projectId}::bigint and t.archive_id is null and t.assignee_id is not null
+      group by u.id, u.name, u.email
+      order by oldest, u.id`.execute(this.db);
+    return rows.map((r) => ({
+      userId: num(r.id), name: String(r.name), email: String(r.email), total: num(r.total), reserved: num(r.reserved),
+      assigned: num(r.assigned), saved: num(r.saved), pending: num(r.pending), skipped: num(r.skipped), issue: num(r.issue), oldest: date(r.oldest),
+    }));
+  }
+
+  async heldBy(projectId: number, userId: number, limit = 500): Promise<HeldTaskRow[]> {
+    const { rows } = await sql<Record<string, unknown>>`
+      select t.id, t.name, s.name as stage_name, t.assignment_status, t.assignment_kind, t.priority, a.created_at, t.lease_expires_at
+      from tasks t join stages s on s.id = t.stage_id join assignments a on a.id = t.assignment_id
+      where t.assignee_id = ${userId}::bigint and t.project_id = ${projectId}::bigint and t.archive_id is null
+      order by a.created_at, t.id limit ${limit}::int`.execute(this.db);
+    return rows.map((r) => ({
+      id: num(r.id), name: String(r.name), stageName: String(r.stage_name), status: String(r.assignment_status), kind: String(r.assignment_kind),
+      priority: num(r.priority), since: date(r.created_at), leaseExpiresAt: dateOrNull(r.lease_expires_at),
+    }));
+  }
+}

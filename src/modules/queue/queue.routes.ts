@@ -1,0 +1,224 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError, unprocessable } from '../../lib/errors.ts';
+import { FormBody } from '../../lib/form.ts';
+import { queryRecord } from '../tasks/task-selection.ts';
+import { describeOutcome } from '../bulk/bulk-actions.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { parseTaskFilter } from '../tasks/task-filter.ts';
+import type { IUser } from '../users/user.entity.ts';
+import { answerViews } from '../tasks/task-detail.service.ts';
+import { answerKey, parseAnswers } from './answers.ts';
+import type { QueueRow } from './queue.repository.ts';
+import type { WorkView } from './queue.service.ts';
+
+const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
+const ReservationsQuery = Type.Object({ user: Type.Optional(Type.Integer({ minimum: 1 })) });
+const WORK_ACTIONS = ['save', 'submit', 'finalize', 'skip', 'issue', 'accept', 'reject', 'correct'] as const;
+type WorkAction = (typeof WORK_ACTIONS)[number];
+
+/** Keyboard shortcuts of the work page (HTML `accesskey`: Alt+key in Chrome and Edge, Alt+Shift+key in Firefox). */
+export const SHORTCUTS: { key: string; action: WorkAction; label: string; review: boolean | null }[] = [
+  { key: 's', action: 'save', label: 'Save', review: null },
+  { key: 'd', action: 'submit', label: 'Submit draft', review: false },
+  { key: 'f', action: 'finalize', label: 'Finalize', review: false },
+  { key: 'a', action: 'accept', label: 'Accept', review: true },
+  { key: 'c', action: 'correct', label: 'Correct (save edits and accept)', review: true },
+  { key: 'r', action: 'reject', label: 'Reject (with a reason)', review: true },
+  { key: 'k', action: 'skip', label: 'Skip', review: null },
+  { key: 'i', action: 'issue', label: 'Raise issue (with a comment)', review: null },
+];
+
+/** What a form control sent, as the form shows it again. */
+const typedValue = (type: string, v: unknown): string | string[] =>
+  type === 'multi_choice' ? (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]) : typeof v === 'string' ? v : '';
+const text = (v: unknown) => (typeof v === 'string' ? v : '');
+
+function groups(rows: QueueRow[]) {
+  return [
+    { id: 'open', title: 'Assigned and saved', rows: rows.filter((r) => r.status === 'assigned' || r.status === 'saved') },
+    { id: 'pending', title: 'Pending finalization', rows: rows.filter((r) => r.status === 'pending_finalization') },
+    { id: 'skipped', title: 'Skipped', rows: rows.filter((r) => r.status === 'skipped') },
+  ];
+}
+
+/** My queue, the work page, issues and reservations (SPEC §4, §5). */
+export default async function queueRoutes(fastify: FastifyInstance) {
+  const ctx = async (request: FastifyRequest) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    return { user, access: await request.services.projects.access(user, projectId) };
+  };
+
+  fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const rows = await request.services.queue.myQueue(access, user);
+    const stages = await request.services.queue.workStages(access);
+    return reply.render('queue/index', { title: `My queue · ${access.project.name}`, access, project: access.project, section: 'queue', groups: groups(rows), total: rows.length, stages });
+  });
+
+  /** The Label / Review buttons: hand out work and open the first task. */
+  fastify.post('/projects/:projectId/queue/next', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const stage = text((request.body as Record<string, unknown>).stage);
+    return openNext(request, reply, access, user, stage, []);
+  });
+
+  fastify.post('/projects/:projectId/queue/finalization', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const n = await request.services.queue.finalizeAll(access, user);
+    reply.flash('success', n === 1 ? '1 draft finalized.' : `${n} drafts finalized.`);
+    return reply.redirect(`/projects/${access.project.id}/queue`, 303);
+  });
+
+  fastify.get('/projects/:projectId/work/:taskId', { schema: { params: TaskParams } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const view = await request.services.queue.view(access, user, (request.params as { taskId: number }).taskId);
+    return renderWork(request, reply, access, user, view);
+  });
+
+  fastify.post('/projects/:projectId/work/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const { taskId } = request.params as { taskId: number };
+    const body = request.body as Record<string, unknown>;
+    const action = text(body.action) as WorkAction;
+    const queue = request.services.queue;
+    const base = `/projects/${access.project.id}`;
+    const version = /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined;
+    const input = { answers: body, version, fromForm: true };
+    try {
+      if (!WORK_ACTIONS.includes(action)) throw unprocessable('Choose an action');
+      const stageId = (await queue.view(access, user, taskId)).stage.id;
+      switch (action) {
+        case 'save': {
+          const saved = await queue.save(access, user, taskId, input);
+          reply.flash('success', `Saved (version ${saved.version}).`);
+          return reply.redirect(`${base}/work/${taskId}`, 303);
+        }
+        case 'submit':
+          await queue.submitDraft(access, user, taskId, input);
+          reply.flash('success', `Draft of task ${taskId} submitted; finalize it from My queue.`);
+          break;
+        case 'finalize':
+          await queue.finalize(access, user, taskId, input);
+          reply.flash('success', `Task ${taskId} finalized.`);
+          break;
+        case 'skip':
+          await queue.skip(access, user, taskId);
+          reply.flash('info', `Task ${taskId} skipped: it waits at the end of your queue.`);
+          break;
+        case 'issue':
+          await queue.raiseIssue(access, user, taskId, text(body.comment));
+          reply.flash('info', `Issue raised on task ${taskId}: an admin or manager will answer it.`);
+          break;
+        case 'accept':
+          await queue.review(access, user, taskId, 'accept', {});
+          reply.flash('success', `Task ${taskId} accepted.`);
+          break;
+        case 'correct':
+          await queue.review(access, user, taskId, 'correct', input);
+          reply.flash('success', `Task ${taskId} corrected and accepted.`);
+          break;
+        case 'reject':
+          await queue.review(access, user, taskId, 'reject', { reason: text(body.reason) });
+          reply.flash('success', `Task ${taskId} rejected and sent back to its labeler.`);
+          break;
+      }
+      // the next task of the same stage opens (never the one just left)
+      return openNext(request, reply, access, user, String(stageId), [taskId], true);
+    } catch (err) {
+      if (!(err instanceof HttpError) || (err.statusCode !== 409 && err.statusCode !== 422)) throw err;
+      // show the form again with what was typed: nothing is lost
+      const view = await queue.view(access, user, taskId);
+      const schema = access.project.outputSchema ?? [];
+      const details = (err.details ?? {}) as Record<string, unknown>;
+      const conflict = err.statusCode === 409 && 'currentVersion' in details
+        ? { version: Number(details.currentVersion), theirs: parseAnswers(schema, details.theirs ?? {}).answers }
+        : null;
+      view.fields = schema.map((field) => ({
+        field,
+        value: typedValue(field.type, body[answerKey(field.name)]),
+        error: err.statusCode === 422 ? (details[field.name] as string | undefined) : undefined,
+      }));
+      if (conflict) view.version = conflict.version;
+      return renderWork(request, reply, access, user, view, {
+        status: err.statusCode, error: err.message, conflict, reason: text(body.reason), comment: text(body.comment),
+        conflictAnswers: conflict ? answerViews(schema, conflict.theirs) : [],
+      });
+    }
+  });
+
+  fastify.get('/projects/:projectId/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
+    const { access } = await ctx(request);
+    const issues = await request.services.queue.issues(access);
+    return reply.render('queue/issues', { title: `Issues · ${access.project.name}`, access, project: access.project, section: 'issues', issues });
+  });
+
+  fastify.post('/projects/:projectId/issues/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
+    const { user, access } = await ctx(request);
+    const { taskId } = request.params as { taskId: number };
+    try {
+      await request.services.queue.resolveIssue(access, user, taskId, text((request.body as Record<string, unknown>).response));
+      reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode >= 500 || err.statusCode === 404) throw err;
+      reply.flash('error', err.message);
+    }
+    return reply.redirect(`/projects/${access.project.id}/issues`, 303);
+  });
+
+  fastify.get('/projects/:projectId/reservations', { schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    const holders = await request.services.queue.holders(access);
+    const expanded = (request.query as { user?: number }).user;
+    const held = expanded ? await request.services.queue.heldBy(access, expanded) : [];
+    return reply.render('queue/reservations', { title: `Reservations · ${access.project.name}`, access, project: access.project, section: 'reservations', holders, expanded, held });
+  });
+
+  fastify.post('/projects/:projectId/reservations/release', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(user, projectId, 'manager');
+    const body = request.body as Record<string, unknown>;
+    const userId = /^\d{1,18}$/.test(text(body.user)) ? Number(text(body.user)) : undefined;
+    const ids = (Array.isArray(body.ids) ? body.ids : body.ids === undefined ? [] : [body.ids]).map(String).filter((v) => /^\d{1,18}$/.test(v)).map(Number);
+    const back = `/projects/${projectId}/reservations${userId && ids.length ? `?user=${userId}` : ''}`;
+    if (!ids.length && !userId) {
+      reply.flash('error', 'Choose whose tasks to release.');
+      return reply.redirect(back, 303);
+    }
+    const selection = ids.length ? { ids } : { filter: parseTaskFilter(queryRecord(`assignee=${userId}`)).filter, excluded: [] };
+    const started = await request.services.bulk.start(access, user, 'release', {}, selection);
+    if (started.kind === 'queued') return reply.redirect(`/projects/${projectId}/bulk/${started.operation.id}`, 303);
+    const summary = describeOutcome(started.outcome.changed, started.outcome.skipped);
+    reply.flash('success', `Release: ${summary.headline}${summary.reasons.length ? ` (${summary.reasons.join('; ')})` : ''}.`);
+    return reply.redirect(back, 303);
+  });
+}
+
+async function openNext(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, stageRef: string, exclude: number[], after = false) {
+  const base = `/projects/${access.project.id}`;
+  let ids: number[];
+  try {
+    ids = await request.services.queue.requestNext(access, user, stageRef, { exclude });
+  } catch (err) {
+    if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
+    reply.flash('error', err.message);
+    return reply.redirect(`${base}/queue`, 303);
+  }
+  if (ids.length) return reply.redirect(`${base}/work/${ids[0]}`, 303);
+  if (!after) reply.flash('info', access.project.autoAssign ? 'No task is waiting in this stage right now.' : 'Nothing is assigned to you in this stage (auto-assignment is off in this project).');
+  return reply.redirect(`${base}/queue`, 303);
+}
+
+async function renderWork(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, view: WorkView, extra: Record<string, unknown> & { status?: number } = {}) {
+  const queue = await request.services.queue.myQueue(access, user);
+  const shortcuts = SHORTCUTS.filter((s) => s.review === null || s.review === view.isReview);
+  return reply.render('queue/work', {
+    title: `${view.task.name} · ${access.project.name}`, access, project: access.project, section: 'queue', view, queue: groups(queue), shortcuts,
+    error: null, conflict: null, conflictAnswers: [], reason: '', comment: '', ...extra,
+  }, extra.status ?? 200);
+}

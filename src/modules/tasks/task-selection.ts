@@ -1,0 +1,58 @@
+import { sql, type RawBuilder } from 'kysely';
+import { unprocessable } from '../../lib/errors.ts';
+import { canonicalQuery, parseTaskFilter, type TaskFilter } from './task-filter.ts';
+import { taskWhere } from './task-list.repository.ts';
+
+/** Which tasks an action applies to: picked rows, or everything matching a filter minus exclusions. */
+export type TaskSelection =
+  | { ids: number[] }
+  | { filter: TaskFilter; excluded: number[] };
+
+/** Stored form of a selection (in a job's tracking row): the filter as its canonical query string. */
+export type StoredSelection = {
+  ids?: number[];
+  filter?: string;
+  excluded?: number[];
+};
+
+/** The live tasks of a project in a selection, as a WHERE clause over `tasks t`. */
+export function selectionWhere(projectId: number, viewerId: number, selection: TaskSelection): RawBuilder<unknown> {
+  if ('ids' in selection) {
+    return sql`t.project_id = ${projectId} and t.archive_id is null and t.id = any(${selection.ids}::bigint[])`;
+  }
+  const base = taskWhere({ projectId, viewerId, onlyAssignedToViewer: false }, selection.filter);
+  return selection.excluded.length ? sql`${base} and not (t.id = any(${selection.excluded}::bigint[]))` : base;
+}
+
+export function storeSelection(selection: TaskSelection): StoredSelection {
+  return 'ids' in selection ? { ids: selection.ids } : { filter: canonicalQuery(selection.filter), excluded: selection.excluded };
+}
+
+/** Reads a stored selection back; the filter is re-validated like any query string. */
+export function loadSelection(stored: StoredSelection): TaskSelection {
+  if (Array.isArray(stored.ids)) return { ids: stored.ids.filter(Number.isSafeInteger) };
+  const { filter, errors } = parseTaskFilter(queryRecord(stored.filter ?? ''));
+  if (Object.keys(errors).length) throw unprocessable('The stored filter is no longer valid');
+  return { filter, excluded: (stored.excluded ?? []).filter(Number.isSafeInteger) };
+}
+
+/** A query string as the record of values `parseTaskFilter` reads (repeated keys become lists). */
+export function queryRecord(query: string): Record<string, string[]> {
+  const record: Record<string, string[]> = {};
+  for (const [key, value] of new URLSearchParams(query)) (record[key] ??= []).push(value);
+  return record;
+}
+
+/** The ids of a form field that may hold one value or many; anything else is dropped. */
+export function idList(value: unknown): number[] {
+  return (Array.isArray(value) ? value : value === undefined ? [] : [value])
+    .map(String).filter((v) => /^\d{1,18}$/.test(v)).map(Number);
+}
+
+/** A selection from the task list's bulk form: `scope=all` + `filter` (+ `excluded`), or ticked `ids`. */
+export function selectionFromForm(body: Record<string, unknown>): TaskSelection {
+  if (body.scope !== 'all') return { ids: idList(body.ids) };
+  const { filter, errors } = parseTaskFilter(queryRecord(typeof body.filter === 'string' ? body.filter : ''));
+  if (Object.keys(errors).length) throw unprocessable('Fix the filter before applying an action to all matching tasks');
+  return { filter, excluded: idList(body.excluded) };
+}

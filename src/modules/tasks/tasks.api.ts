@@ -1,0 +1,204 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { notFound, unprocessable } from '../../lib/errors.ts';
+import type { BulkOutcome } from '../bulk/bulk.service.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ErrorResponse } from '../system/api.schemas.ts';
+import { normalizeEmail } from '../users/user.repository.ts';
+import { parseTaskFilter } from './task-filter.ts';
+
+const MAX_IDS = 5_000;
+const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?)$/;
+
+const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
+const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
+const ListQuery = Type.Object({
+  state: Type.Optional(ListOf), stage: Type.Optional(ListOf), status: Type.Optional(ListOf),
+  assignee: Type.Optional(Type.String({ description: 'A user id, `me` or `none`' })),
+  held: Type.Optional(Type.String({ enum: ['yes', 'no'] })), issue: Type.Optional(Type.String({ enum: ['yes', 'no'] })),
+  pmin: Type.Optional(Type.String()), pmax: Type.Optional(Type.String()),
+  smin: Type.Optional(Type.String()), smax: Type.Optional(Type.String()),
+  batch: Type.Optional(Type.String()), batch_match: Type.Optional(Type.String({ enum: ['exact', 'contains'] })),
+  upload: Type.Optional(Type.String()),
+  created_from: Type.Optional(Type.String({ format: 'date' })), created_to: Type.Optional(Type.String({ format: 'date' })),
+  submitted_from: Type.Optional(Type.String({ format: 'date' })), submitted_to: Type.Optional(Type.String({ format: 'date' })),
+  q: Type.Optional(Type.String({ description: 'A task ID, or part of a name' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+  cursor: Type.Optional(Type.String({ description: '`nextCursor` of the previous page' })),
+}, { additionalProperties: true });
+
+const Person = Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() });
+const TaskBody = Type.Object({
+  id: Type.Integer(), name: Type.String(), state: Type.String(),
+  stage: Type.Object({ id: Type.Integer(), name: Type.String() }),
+  priority: Type.Integer(), priorityScore: Type.Union([Type.String({ description: 'decimal, up to 9 places' }), Type.Null()]),
+  clientBatchId: Type.Union([Type.String(), Type.Null()]), held: Type.Boolean(), hasOpenIssue: Type.Boolean(),
+  assignee: Type.Union([Person, Type.Null()]),
+  assignmentStatus: Type.Union([Type.String(), Type.Null()]), assignmentKind: Type.Union([Type.String(), Type.Null()]),
+  uploadId: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }), lastSubmittedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
+});
+const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({
+  assignments: Type.Array(Type.Object({
+    id: Type.Integer(), stage: Type.String(), user: Person, status: Type.String(), kind: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }), finalizedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  })),
+})]);
+const BulkResult = Type.Object({
+  changed: Type.Integer(),
+  skipped: Type.Record(Type.String(), Type.Integer(), { description: 'Tasks left alone, counted by reason' }),
+});
+const TaskIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_IDS, description: `1 to ${MAX_IDS} task ids` });
+const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+
+const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
+function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined) return 0;
+  const match = /^after:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
+  if (!match) throw unprocessable('Invalid cursor', { cursor: 'Use the nextCursor of a previous page' });
+  return Number(match[1]);
+}
+
+/** A score as JSON gives it (number or string) → the exact decimal text, or an error. */
+function scoreText(value: number | string | null): string | null {
+  if (value === null) return null;
+  const text = typeof value === 'number' ? String(value) : value.trim();
+  if (!SCORE.test(text)) throw unprocessable('priorityScore is a number from 0 to 1 with at most 9 decimals', { priorityScore: text });
+  return text;
+}
+
+const result = (outcome: BulkOutcome) => ({ changed: outcome.changed, skipped: outcome.skipped });
+
+/** Tasks in the JSON API: list (filters of the task list, cursor pagination), get, and bulk edits. */
+export default async function tasksApi(fastify: FastifyInstance) {
+  const managed = async (request: FastifyRequest) => {
+    const user = request.requireUser();
+    const { projectId } = request.params as { projectId: number };
+    return { user, access: await request.services.projects.access(user, projectId) };
+  };
+
+  /** Runs a task-list bulk action on explicit ids (at most 5,000, so always at once). */
+  async function bulkOnIds(request: FastifyRequest, action: string, taskIds: number[], params: Record<string, unknown> = {}) {
+    const { user, access } = await managed(request);
+    const started = await request.services.bulk.start(access, user, action, params, { ids: taskIds });
+    if (started.kind !== 'done') throw new Error('an id selection never runs as a job');
+    return result(started.outcome);
+  }
+
+  fastify.get('/projects/:projectId/tasks', {
+    schema: {
+      tags: ['tasks'], summary: 'List tasks (the filters of the task list), in id order, with a cursor',
+      description: 'Members see only tasks assigned or reserved to them. Pass `nextCursor` as `cursor` for the next page.',
+      params: ProjectParams, querystring: ListQuery,
+      response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await managed(request);
+    const query = request.query as Record<string, string | string[]> & { limit: number; cursor?: string };
+    const { filter, errors: invalid } = parseTaskFilter(query);
+    if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
+    const afterId = decodeCursor(query.cursor);
+    const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
+    const page = await request.services.taskApi.list(scope, filter, afterId, query.limit);
+    const last = page.tasks.at(-1);
+    return { items: page.tasks, nextCursor: page.more && last ? encodeCursor(last.id) : null };
+  });
+
+  fastify.get('/projects/:projectId/tasks/:taskId', {
+    schema: { tags: ['tasks'], summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
+  }, async (request) => {
+    const { user, access } = await managed(request);
+    const { taskId } = request.params as { taskId: number };
+    const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
+    const task = await request.services.taskApi.get(scope, taskId);
+    if (!task) throw notFound('No such task');
+    return task;
+  });
+
+  fastify.post('/projects/:projectId/tasks/assign', {
+    schema: {
+      tags: ['tasks'], summary: 'Assign tasks to a member by email, or unassign them (no email)',
+      description: 'With `reserve: true` the tasks are reserved for the member instead. Existing assignments are superseded; tasks with saved work by someone else are skipped.',
+      params: ProjectParams,
+      body: Type.Object({
+        taskIds: TaskIds,
+        email: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'email' })])),
+        reserve: Type.Optional(Type.Boolean()),
+      }, { additionalProperties: false }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const body = request.body as { taskIds: number[]; email?: string | null; reserve?: boolean };
+    if (!body.email) return bulkOnIds(request, 'unassign', body.taskIds);
+    const { access } = await managed(request);
+    const email = normalizeEmail(body.email);
+    const member = (await request.services.members.list(access)).find((m) => m.user.email === email);
+    if (!member) throw unprocessable('Not a member of this project', { email: body.email });
+    return bulkOnIds(request, body.reserve ? 'reserve' : 'assign', body.taskIds, { member: String(member.user.id) });
+  });
+
+  fastify.post('/projects/:projectId/tasks/priority', {
+    schema: {
+      tags: ['tasks'], summary: 'Set priority and/or priority score per task',
+      description: 'Priority: whole number, lower is served first. Score: 0–1 (up to 9 decimals), higher first; null clears it.',
+      params: ProjectParams,
+      body: Type.Array(Type.Object({
+        taskId: Type.Integer({ minimum: 1 }),
+        priority: Type.Optional(Type.Integer({ minimum: -2147483648, maximum: 2147483647 })),
+        // null first: the validator coerces types, and would otherwise turn null into 0
+        priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 1 }), Type.String()])),
+      }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_IDS }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await managed(request);
+    const items = (request.body as { taskId: number; priority?: number; priorityScore?: number | string | null }[]).map((item, index) => {
+      if (item.priority === undefined && item.priorityScore === undefined) {
+        throw unprocessable('Each item needs priority or priorityScore', { index });
+      }
+      return { taskId: item.taskId, priority: item.priority, priorityScore: item.priorityScore === undefined ? undefined : scoreText(item.priorityScore) };
+    });
+    return result(await request.services.bulk.setPriorities(access, user, items));
+  });
+
+  fastify.post('/projects/:projectId/tasks/stage', {
+    schema: {
+      tags: ['tasks'], summary: 'Send tasks to a stage (manager override)',
+      description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
+      params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds, stage: Type.String({ minLength: 1, description: 'Stage name, e.g. Review_1' }) }, { additionalProperties: false }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { taskIds, stage } = request.body as { taskIds: number[]; stage: string };
+    const { access } = await managed(request);
+    const found = (await request.services.projects.stages(access.project)).find((s) => s.name === stage);
+    if (!found) throw unprocessable('Unknown stage', { stage });
+    return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
+  });
+
+  fastify.post('/projects/:projectId/tasks/hold', {
+    schema: {
+      tags: ['tasks'], summary: 'Hold tasks (out of the allocation pool) or unhold them',
+      params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds, held: Type.Boolean() }, { additionalProperties: false }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { taskIds, held } = request.body as { taskIds: number[]; held: boolean };
+    return bulkOnIds(request, held ? 'hold' : 'unhold', taskIds);
+  });
+
+  fastify.post('/projects/:projectId/tasks/client-batch', {
+    schema: {
+      tags: ['tasks'], summary: 'Set (or clear, with null) the client batch ID of tasks',
+      params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds, clientBatchId: Type.Union([Type.Null(), Type.String({ maxLength: 200 })]) }, { additionalProperties: false }),
+      response: { 200: BulkResult, ...errors },
+    },
+  }, async (request) => {
+    const { taskIds, clientBatchId } = request.body as { taskIds: number[]; clientBatchId: string | null };
+    return bulkOnIds(request, 'batch', taskIds, { batch: clientBatchId ?? '' });
+  });
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAdmin, createTestApp, createUser, csrfFrom, loggedIn, type Agent, type TestApp } from './helpers/app.ts';
+
+/** The HTML side: My queue, the Label button, the work page, stale saves, issues and reservations pages. */
+describe('Queue pages', () => {
+  let t: TestApp;
+  let admin: Agent;
+  let lee: Agent;
+  let projectId: number;
+  let leeId: number;
+  const base = () => `/projects/${projectId}`;
+
+  const post = async (client: Agent, page: string, action: string, fields: Record<string, string | string[]>) => {
+    const csrf = csrfFrom((await client.get(page)).text);
+    return client.post(action).type('form').send({ ...fields, _csrf: csrf });
+  };
+  const idOf = async (name: string) => Number((await t.sql<{ id: string }>('select id from tasks where project_id = $1 and name = $2', [projectId, name]))[0].id);
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    const a = await createAdmin(t);
+    leeId = (await createUser(t, 'lee@example.org')).id;
+    const s = t.services();
+    projectId = (await s.projects.create(a, { name: 'Pages', reviewStages: 0 })).id;
+    await s.members.add(await s.projects.access(a, projectId), 'lee@example.org', { role: 'member', stageIds: [] });
+    await t.sql(`update projects set output_schema = $2, input_schema = $3 where id = $1`, [projectId,
+      JSON.stringify([{ name: 'label', type: 'choice', options: ['cat', 'dog'] }, { name: 'tags', type: 'multi_choice', options: ['a', 'b'] }, { name: 'note', type: 'text' }]),
+      JSON.stringify([{ name: 'image', type: 'image_url', required: true }, { name: 'caption', type: 'text', required: false }])]);
+    await t.sql(`insert into tasks (project_id, name, stage_id, priority, data) select $1, n, (select id from stages where project_id = $1 and kind = 'label'), p, $2
+                 from (values ('second', 1), ('first', 0), ('third', 2)) v(n, p)`,
+      [projectId, JSON.stringify({ image: 'javascript:alert(1)', caption: '<script>alert(1)</script>' })]);
+    // model answers for "first"
+    await t.sql(`insert into answer_sets (task_id, kind, answers) values ($1, 'default', '{"label": "dog", "tags": ["b"]}')`, [await idOf('first')]);
+    admin = await loggedIn(t, 'admin@example.org');
+    lee = await loggedIn(t, 'lee@example.org');
+  });
+  afterAll(() => t.close());
+
+  it('Label opens the highest-priority task with inputs escaped and model answers prefilled', async () => {
+    const queue = await lee.get(`${base()}/queue`);
+    expect(queue.status).toBe(200);
+    expect(queue.text).toContain('>Label</button>');
+    const stageId = (await t.sql<{ id: string }>(`select id from stages where project_id = $1 and kind = 'label'`, [projectId]))[0].id;
+    const res = await post(lee, `${base()}/queue`, `${base()}/queue/next`, { stage: stageId });
+    expect(res.status).toBe(303);
+    expect(res.headers.location).toBe(`${base()}/work/${await idOf('first')}`);
+    const page = await lee.get(res.headers.location);
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain('<script>alert(1)</script>');
+    expect(page.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page.text).not.toContain('href="javascript:');
+    expect(page.text).toMatch(/<option value="dog" selected>/);
+    expect(page.text).toMatch(/value="b" checked/);
+    expect(page.text).toContain('Prefilled from: Default / model answers');
+    expect(page.text).toContain('accesskey="f"');
+    expect(page.text).toContain('Keyboard shortcuts');
+  });
+
+  it('saves, refuses a stale save with both versions shown, and finalize opens the next task', async () => {
+    const id = await idOf('first');
+    const work = `${base()}/work/${id}`;
+    const saved = await post(lee, work, work, { action: 'save', version: '0', 'answer.label': 'cat', 'answer.tags': ['a', 'b'], 'answer.note': 'mine' });
+    expect(saved.status).toBe(303);
+    expect((await t.sql(`select answers, version from answer_sets where task_id = $1 and kind = 'submission'`, [id]))).toEqual([{ answers: { label: 'cat', tags: ['a', 'b'], note: 'mine' }, version: 1 }]);
+    // a stale tab (version 0) → 409, the page shows the saved version and keeps what was typed
+    const stale = await post(lee, work, work, { action: 'save', version: '0', 'answer.label': 'dog', 'answer.note': 'from the old tab' });
+    expect(stale.status).toBe(409);
+    expect(stale.text).toContain('Saved version (v1)');
+    expect(stale.text).toContain('from the old tab');
+    expect(stale.text).toContain('name="version" value="1"');
+    expect((await t.sql(`select version from answer_sets where task_id = $1 and kind = 'submission'`, [id]))).toEqual([{ version: 1 }]);
+    // a bad answer → 422 next to the field
+    const bad = await post(lee, work, work, { action: 'save', version: '1', 'answer.label': 'bird' });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('label must be one of the options');
+
+    const done = await post(lee, work, work, { action: 'finalize', version: '1', 'answer.label': 'cat' });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe(`${base()}/work/${await idOf('second')}`);
+    expect((await t.sql(`select state from tasks where id = $1`, [id]))).toEqual([{ state: 'completed' }]);
+  });
+
+  it('members get 404 for others\' work pages; admins see them read-only', async () => {
+    const id = await idOf('second');
+    const mine = await lee.get(`${base()}/work/${id}`);
+    expect(mine.status).toBe(200);
+    const other = await createUser(t, 'max@example.org');
+    const s = t.services();
+    await s.members.add(await s.projects.access((await s.users.users.findById(1))!, projectId), 'max@example.org', { role: 'member', stageIds: [] });
+    const max = await loggedIn(t, 'max@example.org');
+    expect((await max.get(`${base()}/work/${id}`)).status).toBe(404);
+    expect(other.id).toBeGreaterThan(0);
+    const adminView = await admin.get(`${base()}/work/${id}`);
+    expect(adminView.status).toBe(200);
+    expect(adminView.text).toContain('only the assignee can work on it');
+    expect(adminView.text).not.toContain('value="finalize"');
+  });
+
+  it('issues page: a raised issue is answered and goes back to the same user', async () => {
+    const id = await idOf('second');
+    const work = `${base()}/work/${id}`;
+    const raised = await post(lee, work, work, { action: 'issue', comment: 'Broken image' });
+    expect(raised.status).toBe(303);
+    expect((await lee.get(`${base()}/issues`)).status).toBe(404);
+    const page = await admin.get(`${base()}/issues`);
+    expect(page.text).toContain('Broken image');
+    const answered = await post(admin, `${base()}/issues`, `${base()}/issues/${id}`, { response: 'Use the thumbnail' });
+    expect(answered.status).toBe(303);
+    expect((await t.sql(`select assignee_id, assignment_status, has_open_issue from tasks where id = $1`, [id]))).toEqual([{ assignee_id: String(leeId), assignment_status: 'assigned', has_open_issue: false }]);
+    expect((await lee.get(work)).text).toContain('Use the thumbnail');
+  });
+
+  it('reservations page lists holders, expands one and releases', async () => {
+    const page = await admin.get(`${base()}/reservations`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('lee');
+    const expanded = await admin.get(`${base()}/reservations?user=${leeId}`);
+    expect(expanded.text).toContain('id="held-tasks"');
+    const released = await post(admin, `${base()}/reservations`, `${base()}/reservations/release`, { user: String(leeId) });
+    expect(released.status).toBe(303);
+    expect((await t.sql(`select assignee_id from tasks where id = $1`, [await idOf('second')]))).toEqual([{ assignee_id: null }]);
+    expect((await lee.get(`${base()}/reservations`)).status).toBe(404);
+  });
+});
