@@ -12,11 +12,13 @@ export interface RunningServer {
   url: string;
   databaseUrl: string;
   stop(): Promise<void>;
+  /** Ends the process with a signal (e.g. SIGKILL) and waits for it to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** Starts `src/server.ts` as its own process on a fresh database cloned from the migrated template. */
-export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
-  const databaseUrl = await cloneTemplateDatabase('e2e');
+export async function startServer(env: Record<string, string> = {}, existingDatabaseUrl?: string): Promise<RunningServer> {
+  const databaseUrl = existingDatabaseUrl ?? (await cloneTemplateDatabase('e2e'));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -36,15 +38,17 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     child.stderr!.on('data', onData);
     child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
   });
+  const kill = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill(signal);
+    });
   return {
     url,
     databaseUrl,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    stop: () => kill('SIGTERM'),
+    kill,
   };
 }
 

@@ -5,6 +5,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { Config } from './config.ts';
 import { HttpError } from './lib/errors.ts';
 import helmet, { helmetOptions } from './plugins/external/helmet.ts';
+import multipart, { multipartOptions } from './plugins/external/multipart.ts';
 import session from './plugins/external/session.ts';
 import statics from './plugins/external/static.ts';
 import swagger from './plugins/external/swagger.ts';
@@ -33,6 +34,7 @@ import exportsRoutes from './modules/exports/exports.routes.ts';
 import queueRoutes from './modules/queue/queue.routes.ts';
 import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
+import uploadsRoutes from './modules/uploads/uploads.routes.ts';
 
 export interface AppOptions {
   config: Config;
@@ -75,7 +77,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
     } else if (status === 403 && String((error as FastifyError).code ?? '').startsWith('FST_CSRF')) {
       code = 'csrf';
       message = 'This form has expired. Reload the page and try again.';
-    } else if (status === 413) {
+    } else if (status === 413 && !(error instanceof HttpError)) {
       code = 'too_large';
       message = 'The request is too large';
     } else if (status === 429) {
@@ -116,6 +118,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
   await fastify.register(helmet, helmetOptions);
   await fastify.register(formbody);
+  await fastify.register(multipart, multipartOptions(config.UPLOAD_MAX_BYTES));
   await fastify.register(rateLimit, { global: false });
   await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://') });
   await fastify.register(view, viewOptions);
@@ -146,6 +149,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(exportsRoutes);
   await fastify.register(queueRoutes);
   await fastify.register(deliveriesRoutes);
-  await fastify.register(apiRoutes, { prefix: '/api/v1' });
+  await fastify.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
+  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES });
 
 }

@@ -26,6 +26,8 @@ const ConfigSchema = Type.Object({
   AUTO_ARCHIVE_CRON: Type.String({ minLength: 9, default: '30 2 * * *' }),
   /** Export files are deleted this many days after they are made. */
   EXPORT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
+  /** Largest upload file accepted, in bytes (default 1 GiB); larger ones answer 413. */
+  UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
 });
 
 export type Config = Static<typeof ConfigSchema>;

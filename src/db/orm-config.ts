@@ -3,6 +3,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
 import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
 import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
+import { Migration20261122120000_uploads } from '../../migrations/Migration20261122120000_uploads.ts';
 import { Migration20261122130000_queues } from '../../migrations/Migration20261122130000_queues.ts';
 import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { Migration20261122150000_csv_safe } from '../../migrations/Migration20261122150000_csv_safe.ts';
@@ -32,6 +33,7 @@ const migrationsList = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_bulk_progress', class: Migration20261122100000_bulk_progress },
   { name: 'Migration20261122110000_list_indexes', class: Migration20261122110000_list_indexes },
+  { name: 'Migration20261122120000_uploads', class: Migration20261122120000_uploads },
   { name: 'Migration20261122130000_queues', class: Migration20261122130000_queues },
   { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
   { name: 'Migration20261122150000_csv_safe', class: Migration20261122150000_csv_safe },

@@ -5,10 +5,11 @@ import answersApi from '../answers/answers.api.ts';
 import exportsApi from '../exports/exports.api.ts';
 import queueApi from '../queue/queue.api.ts';
 import deliveriesApi from '../deliveries/deliveries.api.ts';
+import uploadsApi from '../uploads/uploads.api.ts';
 import { unauthorized } from '../../lib/errors.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
-export default async function apiRoutes(fastify: FastifyInstance) {
+export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUploadBytes: number }) {
   fastify.addHook('onRequest', async (request) => {
     if (!request.user) throw unauthorized('Send a valid API token as "Authorization: Bearer <token>"');
   });
@@ -18,4 +19,5 @@ export default async function apiRoutes(fastify: FastifyInstance) {
   await fastify.register(exportsApi);
   await fastify.register(queueApi);
   await fastify.register(deliveriesApi);
+  await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
 }

@@ -30,6 +30,12 @@ export const Upload = defineEntity({
     startedAt: p.datetime().nullable(),
     finishedAt: p.datetime().nullable(),
     deletedAt: p.datetime().nullable(),
+    header: p.json<string[]>().nullable(),
+    attempts: p.integer().default(0),
+    bytesRead: p.bigint('number').default(0),
+    heartbeatAt: p.datetime().nullable(),
+    deleteReport: p.text().nullable(),
+    deletedBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
   },
 });
 export type IUpload = InferEntity<typeof Upload>;

@@ -15,6 +15,7 @@ import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
 import { AnswersService } from '../../modules/answers/answers.service.ts';
 import { QueueService } from '../../modules/queue/queue.service.ts';
 import { DeliveriesService } from '../../modules/deliveries/deliveries.service.ts';
+import { UploadsService } from '../../modules/uploads/uploads.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -37,6 +38,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     exports: new ExportsService(em, boss),
     queue: new QueueService(em, boss),
     deliveries: new DeliveriesService(em, bulk),
+    uploads: new UploadsService(em),
   };
 }
 export type Services = ReturnType<typeof createServices>;

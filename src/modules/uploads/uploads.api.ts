@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { ErrorResponse } from '../system/api.schemas.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody, UploadErrorBody, UploadParams } from './uploads.schemas.ts';
+import { receiveUpload, sendFailedRows } from './uploads.routes.ts';
+
+/** Uploads over the JSON API: create (multipart), status, errors, failed rows, cancel, delete. */
+export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
+  const errors = { 401: ErrorResponse, 404: ErrorResponse };
+
+  fastify.post('/projects/:projectId/uploads', {
+    schema: {
+      tags: ['uploads'],
+      summary: 'Upload a CSV, JSON, JSONL or RedBrick items file of tasks',
+      description: 'multipart/form-data with a `file` and optional `defaultPriority`, `defaultPriorityScore`, `clientBatchId`. '
+        + 'The file is stored, then processed by a background job: poll the returned upload until its status is final.',
+      consumes: ['multipart/form-data'],
+      params: ProjectParams,
+      response: { 202: UploadBody, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse, ...errors },
+    },
+  }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    const upload = await receiveUpload(request, access, opts.maxFileBytes);
+    return reply.code(202).header('Location', `/api/v1/projects/${projectId}/uploads/${upload.id}`).send(toUploadBody(upload));
+  });
+
+  fastify.get('/projects/:projectId/uploads', {
+    schema: {
+      tags: ['uploads'], summary: 'Upload history, newest first', params: ProjectParams, querystring: HistoryQuery,
+      response: { 200: Type.Object({ items: Type.Array(UploadBody), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() }), ...errors },
+    },
+  }, async (request) => {
+    const { projectId } = request.params as { projectId: number };
+    const { page = 1 } = request.query as { page?: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
+    return { items: history.rows.map(toUploadBody), total: history.total, page, pageSize: HISTORY_PAGE_SIZE };
+  });
+
+  fastify.get('/projects/:projectId/uploads/:uploadId', {
+    schema: { tags: ['uploads'], summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
+  }, async (request) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    return toUploadBody(await request.services.uploads.get(access, uploadId));
+  });
+
+  fastify.get('/projects/:projectId/uploads/:uploadId/errors', {
+    schema: {
+      tags: ['uploads'], summary: 'The kept error rows of an upload (at most 1,000)', params: UploadParams,
+      response: { 200: Type.Object({ items: Type.Array(UploadErrorBody) }), ...errors },
+    },
+  }, async (request) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    const upload = await request.services.uploads.get(access, uploadId);
+    return { items: (await request.services.uploads.errors(upload)).map(toErrorBody) };
+  });
+
+  fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', {
+    schema: { tags: ['uploads'], summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams },
+  }, async (request, reply) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    return sendFailedRows(request, reply, await request.services.uploads.get(access, uploadId));
+  });
+
+  fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', {
+    schema: { tags: ['uploads'], summary: 'Cancel a queued or running upload (tasks already created stay)', params: UploadParams, response: { 200: UploadBody, 409: ErrorResponse, ...errors } },
+  }, async (request) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    return toUploadBody(await request.services.uploads.cancel(access, uploadId));
+  });
+
+  fastify.delete('/projects/:projectId/uploads/:uploadId', {
+    schema: {
+      tags: ['uploads'], summary: 'Delete an upload (project admins): archives its tasks without submitted or saved work', params: UploadParams,
+      response: { 200: Type.Object({ upload: UploadBody, archived: Type.Integer(), kept: Type.Integer(), archiveId: Type.Union([Type.Integer(), Type.Null()]) }), 409: ErrorResponse, ...errors },
+    },
+  }, async (request) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const user = request.requireUser();
+    const access = await request.services.projects.access(user, projectId, 'admin');
+    const result = await request.services.uploads.delete(access, user, uploadId);
+    return { ...result, upload: toUploadBody(result.upload) };
+  });
+}

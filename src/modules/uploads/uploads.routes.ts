@@ -1,0 +1,159 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError, unprocessable } from '../../lib/errors.ts';
+import type { FieldErrors } from '../../lib/form.ts';
+import type { ProjectAccess } from '../projects/project-access.ts';
+import { ProjectParams } from '../projects/projects.schemas.ts';
+import { FormBody } from '../../lib/form.ts';
+import { HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
+import { formatBytes, RUNNING_STATUSES, SWEEP_UPLOADS_JOB } from './uploads.service.ts';
+import type { UploadRow } from './uploads.repository.ts';
+
+/** Errors shown in a history row when expanded; the upload's own page lists up to 1,000. */
+const ROW_ERRORS = 20;
+
+/** Receives the multipart file of a page form or an API call and queues its processing. */
+export async function receiveUpload(request: FastifyRequest, access: ProjectAccess, maxBytes: number): Promise<UploadRow> {
+  if (!request.isMultipart()) {
+    throw unprocessable('Send the file as multipart/form-data in a field named "file".', { file: 'Choose a file to upload' });
+  }
+  const parts = request.uploadParts ?? new UploadParts(request);
+  const file = await parts.nextFile();
+  if (!file) throw unprocessable('Choose a file to upload.', { file: 'Choose a file to upload' });
+  const options = () => {
+    const result = parseUploadOptions(parts.fields);
+    if (!result.ok) throw unprocessable('The upload options are not valid.', result.errors);
+    return result.value;
+  };
+  try {
+    options();
+  } catch (err) {
+    file.file.resume();
+    throw err;
+  }
+  return request.services.uploads.receive(
+    access, request.requireUser(), { fileName: file.filename, contentType: file.mimetype, stream: file.file },
+    options, request.server.boss, maxBytes, () => parts.rest(),
+  );
+}
+
+/** Streams the failed rows of an upload as a download. */
+export function sendFailedRows(request: FastifyRequest, reply: FastifyReply, upload: UploadRow) {
+  const csv = upload.format === 'csv' || upload.format === null;
+  const name = `upload-${upload.id}-failed-rows.${csv ? 'csv' : 'jsonl'}`;
+  return reply
+    .header('Content-Type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
+    .header('Content-Disposition', `attachment; filename="${name}"`)
+    .header('X-Content-Type-Options', 'nosniff')
+    .send(Readable.from(request.services.uploads.failedRows(upload)));
+}
+
+export default async function uploadsRoutes(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
+  // a process that starts looks for uploads whose worker died (e.g. killed) and resumes them
+  fastify.addHook('onReady', async () => {
+    await fastify.boss.send(SWEEP_UPLOADS_JOB, {}).catch((err) => fastify.log.warn({ err }, 'could not enqueue the upload sweep'));
+  });
+
+  const rowData = (access: ProjectAccess, upload: UploadRow, errors: unknown[]) => ({
+    access, project: access.project, upload, errors, progress: progressOf(upload),
+    running: (RUNNING_STATUSES as readonly string[]).includes(upload.status), rowErrors: ROW_ERRORS,
+  });
+
+  async function renderPage(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
+    const page = (request.query as { page?: number }).page ?? 1;
+    const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
+    const errorsById = new Map<number, unknown[]>();
+    for (const u of history.rows) {
+      if (u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status)) {
+        errorsById.set(u.id, await request.services.uploads.errors(u, ROW_ERRORS));
+      }
+    }
+    return reply.render('uploads/index', {
+      title: `Upload · ${access.project.name}`, access, project: access.project, section: 'uploads',
+      history, page, pageSize: HISTORY_PAGE_SIZE, errorsById, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
+      maxBytes: formatBytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
+    }, status);
+  }
+
+  fastify.get('/projects/:projectId/uploads', { schema: { params: ProjectParams, querystring: HistoryQuery } }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    return renderPage(request, reply, access);
+  });
+
+  fastify.post('/projects/:projectId/uploads', {
+    schema: { params: ProjectParams },
+    // a form without JavaScript sends its CSRF token as the first multipart field
+    preValidation: async (request) => {
+      if (request.isMultipart() && !request.headers['x-csrf-token']) {
+        const parts = new UploadParts(request);
+        request.uploadParts = parts;
+        const token = await parts.peekCsrf();
+        if (token) request.body = { _csrf: token };
+      }
+    },
+  }, async (request, reply) => {
+    const { projectId } = request.params as { projectId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    try {
+      const upload = await receiveUpload(request, access, opts.maxFileBytes);
+      reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${formatBytes(upload.sizeBytes)}) received: its rows are being processed.`);
+      return reply.redirect(`/projects/${projectId}/uploads`, 303);
+    } catch (err) {
+      if (err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 413)) {
+        const errors = (err.details as FieldErrors | undefined) ?? { file: err.message };
+        const fields = request.uploadParts?.fields ?? {};
+        return renderPage(request, reply, access, { errors, message: err.message, values: fields }, err.statusCode);
+      }
+      throw err;
+    }
+  });
+
+  /** The upload's own page; its history row (a self-polling fragment) for htmx. */
+  fastify.get('/projects/:projectId/uploads/:uploadId', { schema: { params: UploadParams } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    const upload = await request.services.uploads.get(access, uploadId);
+    if (request.wantsFragment(`upload-${upload.id}`)) {
+      const errors = upload.errorCount > 0 ? await request.services.uploads.errors(upload, ROW_ERRORS) : [];
+      return reply.render('uploads/_row', rowData(access, upload, errors));
+    }
+    const errors = await request.services.uploads.errors(upload);
+    return reply.render('uploads/show', {
+      title: `Upload ${upload.id} · ${access.project.name}`, section: 'uploads', ...rowData(access, upload, errors),
+    });
+  });
+
+  fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', { schema: { params: UploadParams } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    return sendFailedRows(request, reply, await request.services.uploads.get(access, uploadId));
+  });
+
+  fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    try {
+      const upload = await request.services.uploads.cancel(access, uploadId);
+      reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
+      reply.flash('error', err.message);
+    }
+    return reply.redirect(`/projects/${projectId}/uploads`, 303);
+  });
+
+  fastify.post('/projects/:projectId/uploads/:uploadId/deletion', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+    const user = request.requireUser();
+    const access = await request.services.projects.access(user, projectId, 'admin');
+    try {
+      const result = await request.services.uploads.delete(access, user, uploadId);
+      reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
+      reply.flash('error', err.message);
+    }
+    return reply.redirect(`/projects/${projectId}/uploads`, 303);
+  });
+}
