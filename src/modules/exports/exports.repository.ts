@@ -85,11 +85,6 @@ export class ExportsRepository {
               rows_written = coalesce(${rowsWritten ?? null}::int, rows_written) where id = ${exportId}`.execute(this.db);
   }
 
-  async chunk(exportId: number, seq: number): Promise<Buffer | null> {
-    const { rows } = await sql<{ data: Buffer }>`select data from export_chunks where export_id = ${exportId} and seq = ${seq}`.execute(this.db);
-    return rows.length ? rows[0].data : null;
-  }
-
   async list(projectId: number, limit: number, offset: number): Promise<{ rows: ExportRow[]; total: number }> {
     const { rows } = await sql<Record<string, unknown>>`
       select e.*, u.name as created_by, count(*) over ()::int as total

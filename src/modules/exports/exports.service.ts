@@ -15,7 +15,8 @@ import { exportCopySql, ExportsRepository, selectExportIds, type ExportRow } fro
 export const RUN_EXPORT = 'run-export';
 export const EXPORT_PAGE_SIZE = 25;
 /** size of one stored piece of the file */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 512 * 1024;
+const CHUNK_QUERY = 'select data from export_chunks where export_id = $1 and seq = $2';
 const DAY_MS = 86_400_000;
 
 export const EXPORT_TYPES: Record<ExportFormat, string> = {
@@ -60,19 +61,28 @@ export class ExportsService {
     return row;
   }
 
-  /** A finished export's file, piece by piece as stored (the caller checks it is completed). */
+  /**
+   * A finished export's file, piece by piece as stored (the caller checks it is completed). Read
+   * on a dedicated connection in binary form: each piece arrives as bytes, not as hex text.
+   */
   async *file(exportId: number): AsyncGenerator<Buffer> {
-    for (let seq = 0; ; seq++) {
-      const data = await this.repo.chunk(exportId, seq);
-      if (!data) return;
-      yield data;
+    const client = new pg.Client({ connectionString: this.em.config.get('clientUrl') });
+    await client.connect();
+    try {
+      for (let seq = 0; ; seq++) {
+        const { rows } = await client.query<{ data: Buffer }>({ text: CHUNK_QUERY, values: [exportId, seq], binary: true } as pg.QueryConfig);
+        if (!rows.length) return;
+        yield rows[0].data;
+      }
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
   /**
    * Writes the export: PostgreSQL's COPY formats the rows on a dedicated connection, in one read
    * transaction over a temp table of the selected ids, and streams them out; the file is stored
-   * in 1 MiB pieces with its progress on other connections, so progress shows while it runs and
+   * in 512 KiB pieces with its progress on other connections, so progress shows while it runs and
    * memory stays flat. A retry starts the file again from scratch (idempotent).
    */
   async runNow(exportId: number, { signal, lastAttempt = true }: { signal?: AbortSignal; lastAttempt?: boolean } = {}): Promise<void> {
