@@ -7,6 +7,7 @@ import { Migration20261122120000_uploads } from '../../migrations/Migration20261
 import { Migration20261122130000_queues } from '../../migrations/Migration20261122130000_queues.ts';
 import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { Migration20261122150000_csv_safe } from '../../migrations/Migration20261122150000_csv_safe.ts';
+import { Migration20261122160000_live_name_search } from '../../migrations/Migration20261122160000_live_name_search.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -37,6 +38,7 @@ const migrationsList = [
   { name: 'Migration20261122130000_queues', class: Migration20261122130000_queues },
   { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
   { name: 'Migration20261122150000_csv_safe', class: Migration20261122150000_csv_safe },
+  { name: 'Migration20261122160000_live_name_search', class: Migration20261122160000_live_name_search },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
