@@ -69,6 +69,7 @@ async function main() {
       if (res.status !== 303) throw new Error(`export request answered ${res.status}`);
       const { rows } = await sqlClient.query<{ id: string }>('select max(id) as id from exports where project_id = $1', [projectId]);
       const exportId = Number(rows[0].id);
+      const jobPeak = rssMb(server.pid);
       const row = await waitFor(`export ${exportId}`, async () => {
         const r = (await sqlClient.query('select status, rows_written, error_message from exports where id = $1', [exportId])).rows[0];
         if (r.status === 'failed') throw new Error(`export failed: ${r.error_message}`);
@@ -78,6 +79,7 @@ async function main() {
         headers: { cookie: client.cookieHeader() },
       });
       if (download.status !== 200 || !download.body) throw new Error(`download answered ${download.status}`);
+      log(`${format}: RSS ${round1(rssMb(server.pid))} MB when the job finished (${round1(jobPeak)} MB when it started)`);
       let bytes = 0;
       let newlines = 0;
       for await (const chunk of download.body as unknown as AsyncIterable<Uint8Array>) {

@@ -17,7 +17,7 @@ import { actionSql, type BulkContext } from './bulk-sql.ts';
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
 export const INLINE_LIMIT = 5_000;
 /** A job works through its selection in chunks of this many tasks, one transaction each. */
-export const CHUNK_SIZE = 50_000;
+export const CHUNK_SIZE = 100_000;
 export const RUN_BULK_OPERATION = 'run-bulk-operation';
 const NOT_FOUND = 'not found in this project (or archived)';
 
