@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmin, createTestApp, createUser, csrfFrom, loggedIn, type Agent, type TestApp } from './helpers/app.ts';
+import { uploadAndWait } from './helpers/uploads.ts';
 
 describe('Archives', () => {
   let t: TestApp;
@@ -49,6 +50,7 @@ describe('Archives', () => {
     token = (await s.apiTokens.create(adminUser, 'archives')).token;
   });
   afterAll(() => t.close());
+  const download = async (path: string) => (await admin.get(path)).text;
 
   it('archives a selection into one record, skipping tasks with saved work', async () => {
     const [a1, a2, a3] = await idOf('a-1', 'a-2', 'a-3');
@@ -104,6 +106,28 @@ describe('Archives', () => {
     expect((await member.get(`/projects/${projectId}/archives/${archive.id}/download`)).status).toBe(404);
   });
 
+  it('an archive download uploads into an empty project as the same tasks (CSV and JSON)', async () => {
+    const [archive] = await t.sql<{ id: string }>('select id from archives where project_id = $1', [projectId]);
+    const adminUser = (await t.sql<{ id: string }>(`select id from users where email = 'admin@example.org'`))[0];
+    const s = t.services();
+    const admin = await s.users.get(Number(adminUser.id));
+    for (const format of ['csv', 'json'] as const) {
+      const file = await download(`/projects/${projectId}/archives/${archive.id}/download?format=${format}`);
+      const target = await s.projects.create(admin, { name: `Reupload ${format}`, reviewStages: 0 });
+      const access = await s.projects.access(admin, target.id, 'admin');
+      await s.projects.updateSchemas(access,
+        [{ name: 'image', type: 'image_url', required: true }, { name: 'caption', type: 'text', required: false }],
+        [{ name: 'label', type: 'choice', options: ['car', 'bus'] }]);
+      const upload = await uploadAndWait(t, token, target.id, Buffer.from(file), `archive.${format}`);
+      expect(upload.status, JSON.stringify(upload)).toBe('completed');
+      const columns = `name, data, metadata, priority, trim_scale(priority_score)::text as score, client_batch_id,
+        (select answers from answer_sets a where a.task_id = t.id and a.kind = 'default') as defaults`;
+      const original = await t.sql(`select ${columns} from tasks t where archive_id = $1 order by name`, [archive.id]);
+      const copied = await t.sql(`select ${columns} from tasks t where project_id = $1 order by name`, [target.id]);
+      expect(copied).toEqual(original);
+    }
+  });
+
   it('restores the tasks with their history; a name uploaded again meanwhile is reported, not overwritten', async () => {
     const [archive] = await t.sql<{ id: string }>('select id from archives where project_id = $1', [projectId]);
     // a-2 was uploaded again while archived
@@ -114,14 +138,14 @@ describe('Archives', () => {
     let after = await admin.get(res.headers.location);
     expect(after.text).toContain('1 task restored; 1 task not restored because a live task has the same name');
     expect(await live()).toEqual(['a-1', 'a-2', 'a-3', 'a-4', 'a-5']);
-    const a2s = await t.sql<{ data: Record<string, string>; archive_id: string | null }>(`select data, archive_id from tasks where name = 'a-2' order by id`);
+    const a2s = await t.sql<{ data: Record<string, string>; archive_id: string | null }>(`select data, archive_id from tasks where project_id = $1 and name = 'a-2' order by id`, [projectId]);
     expect(a2s.map((r) => [r.data.image, r.archive_id])).toEqual([['https://example.org/2.jpg', archive.id], ['https://example.org/new.jpg', null]]);
     const [a1] = await idOf('a-1');
     const history = await t.sql<{ kind: string }>('select kind from task_events where task_id = $1 order by id', [a1]);
     expect(history.map((e) => e.kind)).toEqual(['archived', 'restored']);
 
     // once the clash is gone, the rest can be restored
-    await t.sql(`delete from tasks where name = 'a-2' and archive_id is null`);
+    await t.sql(`delete from tasks where project_id = $1 and name = 'a-2' and archive_id is null`, [projectId]);
     res = await admin.post(`/projects/${projectId}/archives/${archive.id}/restoration`).type('form').send(`_csrf=${encodeURIComponent(csrfFrom(page.text))}`);
     after = await admin.get(res.headers.location);
     expect(after.text).toContain('1 task restored.');
