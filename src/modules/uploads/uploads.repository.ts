@@ -1,4 +1,7 @@
 import type { EntityManager, PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { ArchivesRepository } from '../archives/archives.repository.ts';
+import { archiveSql } from '../bulk/bulk-sql.ts';
+import { BulkRepository } from '../bulk/bulk.repository.ts';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -190,21 +193,14 @@ export class UploadsRepository {
     const locked = await sql<{ id: string }>`select id from uploads where id = ${input.uploadId} and project_id = ${input.projectId} and deleted_at is null
       and status not in ('receiving', 'queued', 'processing') for update`.execute(db);
     if (locked.rows.length === 0) return { archived: -1, kept: 0, archiveId: null };
-    const candidates = sql`select id from tasks where project_id = ${input.projectId} and upload_id = ${input.uploadId} and archive_id is null
-        and last_submitted_at is null and (assignment_status is null or assignment_status in ('assigned', 'skipped'))
-        and not exists (select 1 from answer_sets a where a.task_id = tasks.id and a.kind <> 'default')`;
-    const [{ n }] = (await sql<{ n: number }>`select count(*)::int as n from (${candidates}) c`.execute(db)).rows;
-    let archiveId: number | null = null;
-    if (n > 0) {
-      const archive = await sql<{ id: string }>`insert into archives (project_id, created_by_id, reason, task_count)
-        values (${input.projectId}, ${input.userId}, ${input.reason}, ${n}) returning id`.execute(db);
-      archiveId = Number(archive.rows[0].id);
-      await sql`with moved as (
-          update tasks set archive_id = ${archiveId} where id in (${candidates}) returning id
-        )
-        insert into task_events (task_id, project_id, actor_id, kind, after)
-        select id, ${input.projectId}, ${input.userId}, 'archived', jsonb_build_object('archiveId', ${archiveId}::bigint, 'reason', ${input.reason}::text) from moved`.execute(db);
-    }
+    // the task list's Archive action: one Archive record, open assignments end, saved work stays
+    const archives = new ArchivesRepository(em);
+    let archiveId: number | null = await archives.open(input.projectId, input.userId, input.reason, false);
+    const where = sql`t.project_id = ${input.projectId} and t.upload_id = ${input.uploadId} and t.archive_id is null
+        and t.last_submitted_at is null and not exists (select 1 from answer_sets a where a.task_id = t.id and a.kind <> 'default')`;
+    const n = (await new BulkRepository(em).apply(archiveSql(archiveId, input.reason), where, { projectId: input.projectId, actorId: input.userId })).changed;
+    await archives.addTasks(archiveId, n);
+    if (await archives.dropIfEmpty(archiveId)) archiveId = null;
     const [{ kept }] = (await sql<{ kept: number }>`select count(*)::int as kept from tasks where upload_id = ${input.uploadId} and archive_id is null`.execute(db)).rows;
     const report = n === 0 && kept === 0 ? 'No tasks to archive.' : `${n} task${n === 1 ? '' : 's'} archived${archiveId ? ` (archive ${archiveId})` : ''}; ${kept} kept because they have submitted or saved work.`;
     await sql`update uploads set deleted_at = now(), deleted_by_id = ${input.userId}, delete_report = ${report} where id = ${input.uploadId}`.execute(db);
