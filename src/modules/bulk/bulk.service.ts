@@ -72,6 +72,8 @@ export class BulkService {
     if (!access.canManageTasks) throw forbidden('Only project admins and managers can change tasks in bulk');
     const action = bulkAction(actionId);
     if (!action) throw unprocessable('Choose an action', { action: 'Choose an action' });
+    // exports change no task: they are started by ExportsService (the bulk route hands them over)
+    if (action.id === 'export') throw unprocessable('Exports are started from the Exports API or the task list', { action: 'export' });
     const { params, errors } = parseBulkParams(action, raw);
     if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
     if ('ids' in selection && selection.ids.length === 0) throw unprocessable('Select at least one task', { ids: 'Select at least one task' });
