@@ -11,7 +11,6 @@
  * created there; otherwise a throw-away embedded PostgreSQL cluster is started.
  * The last line is one JSON object with the figures.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
 import { claimSql } from '../src/modules/queue/queue-sql.ts';
+import { startServer } from './harness.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
@@ -52,34 +52,6 @@ async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
   const url = await server.start();
   return { url, stop: async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }); } };
 }
-
-function startServer(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', RUN_WORKERS: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /ready: http:\/\/localhost:(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: `http://127.0.0.1:${match[1]}`, child });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
-
-const stop = (child: ChildProcess) => new Promise<void>((resolve) => {
-  if (child.exitCode !== null) return resolve();
-  child.once('exit', () => resolve());
-  child.kill('SIGTERM');
-});
 
 async function main() {
   const db = await database();
@@ -111,7 +83,8 @@ async function main() {
     say(`seeded ${TASKS.toLocaleString('en-US')} tasks and ${CLIENTS} annotators in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     // ── HTTP: two server processes, C annotators, request next → finalize ─────────────────────
-    const servers = await Promise.all(Array.from({ length: PROCESSES }, () => startServer(db.url)));
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const servers = await Promise.all(Array.from({ length: PROCESSES }, () => startServer(db.url, { RUN_WORKERS: 'false' }, nodeArgs)));
     say(`servers: ${servers.map((x) => x.url).join(', ')}`);
     const owner = new Map<number, number>();
     let duplicates = 0;
@@ -144,7 +117,7 @@ async function main() {
       }
     }));
     const httpSeconds = (Date.now() - started) / 1000;
-    await Promise.all(servers.map((x) => stop(x.child)));
+    await Promise.all(servers.map((x) => x.stop()));
     const dbDuplicatesHttp = Number((await pool.query(
       `select count(*) from (select task_id from assignments a join tasks t on t.id = a.task_id where t.project_id = $1 and a.kind = 'auto' group by task_id having count(*) > 1) d`,
       [project.id])).rows[0].count);

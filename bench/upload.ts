@@ -6,7 +6,6 @@
  *   npm run bench:upload                 # 1,000,000 rows
  *   BENCH_ROWS=100000 npm run bench:upload
  */
-import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openAsBlob, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
+import { startServer } from './harness.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const say = (msg: string) => console.log(`[bench:upload] ${msg}`);
@@ -55,42 +55,6 @@ async function writeCsv(path: string, rows: number) {
   }
   await write(buf);
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-}
-
-function startServer(databaseUrl: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /ready: (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({
-          url: match[1],
-          pid: child.pid!,
-          stop: () => new Promise<void>((r) => {
-            if (child.exitCode !== null) return r();
-            child.once('exit', () => r());
-            child.kill('SIGTERM');
-          }),
-        });
-      }
-    };
-    child.stdout!.on('data', (chunk: Buffer) => {
-      onData(chunk);
-      if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      onData(chunk);
-      if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
 }
 
 /** Peak resident set size of a process (Linux VmHWM), in MB. */
