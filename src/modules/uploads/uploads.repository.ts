@@ -145,6 +145,23 @@ export class UploadsRepository {
     return rows.rows;
   }
 
+  /** The first `limitEach` error rows of each upload, in one query (the history page's expandable rows). */
+  async errorsOf(uploadIds: number[], limitEach: number): Promise<Map<number, UploadErrorRow[]>> {
+    const byUpload = new Map<number, UploadErrorRow[]>();
+    if (!uploadIds.length) return byUpload;
+    const { rows } = await sql<UploadErrorRow & { uploadId: string }>`
+      select u.id as "uploadId", e.row_number as "rowNumber", e.field, e.message, e.raw
+      from unnest(${uploadIds}::bigint[]) u(id)
+      cross join lateral (select * from upload_errors where upload_id = u.id order by row_number, id limit ${limitEach}) e
+      order by u.id, e.row_number, e.id`.execute(this.em.getKysely());
+    for (const { uploadId, ...row } of rows) {
+      const list = byUpload.get(Number(uploadId)) ?? [];
+      list.push(row);
+      byUpload.set(Number(uploadId), list);
+    }
+    return byUpload;
+  }
+
   /** The stored failed rows, chunk by chunk, in row order. */
   async *rejects(uploadId: number): AsyncGenerator<Buffer> {
     const pool = await this.pool();

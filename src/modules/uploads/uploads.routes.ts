@@ -62,15 +62,11 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
   async function renderPage(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
     const page = (request.query as { page?: number }).page ?? 1;
     const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
-    const errorsById = new Map<number, unknown[]>();
-    for (const u of history.rows) {
-      if (u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status)) {
-        errorsById.set(u.id, await request.services.uploads.errors(u, ROW_ERRORS));
-      }
-    }
+    const finishedWithErrors = history.rows.filter((u) => u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status));
+    const errorsById = await request.services.uploads.errorsOf(finishedWithErrors, ROW_ERRORS);
     return reply.render('uploads/index', {
       title: `Upload · ${access.project.name}`, access, project: access.project, section: 'uploads',
-      history, page, pageSize: HISTORY_PAGE_SIZE, errorsById, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
+      history, page, pageSize: HISTORY_PAGE_SIZE, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
       maxBytes: formatBytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
     }, status);
   }

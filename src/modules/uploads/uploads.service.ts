@@ -113,6 +113,11 @@ export class UploadsService {
     return this.repo.errors(upload.id, limit);
   }
 
+  /** The first error rows of several uploads at once, by upload id. */
+  errorsOf(uploads: UploadRow[], limitEach: number) {
+    return this.repo.errorsOf(uploads.map((u) => u.id), limitEach);
+  }
+
   /** The failed rows as a re-uploadable file (CSV with an `error` column, or JSON Lines with an `error` key). */
   async *failedRows(upload: UploadRow): AsyncGenerator<Buffer> {
     if (upload.format === 'csv' || upload.format === null) {
