@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery } from 'kysely';
 import type { PgBoss, QueueOptions, SendOptions } from 'pg-boss';
 import type { Config } from '../config.ts';
+import { HttpError } from '../lib/errors.ts';
 import type { Services } from '../plugins/app/services.ts';
 
 export interface JobContext {
@@ -48,4 +49,21 @@ export async function enqueueInTransaction(em: EntityManager, boss: PgBoss, name
       },
     },
   });
+}
+
+/**
+ * What a failed run of tracked work leaves behind. A user-facing reason (an HttpError: the owner
+ * lost access, the payload is no longer valid) ends the work with that reason at once; anything
+ * else is rethrown so pg-boss retries it, and only the last attempt records `generic` as failed.
+ */
+export async function settleFailure(
+  err: unknown,
+  { signal, lastAttempt }: { signal?: AbortSignal; lastAttempt: boolean },
+  fail: (reason: string) => Promise<void>,
+  generic: string,
+): Promise<void> {
+  const reason = err instanceof HttpError ? err.message : null;
+  if (reason === null && (signal?.aborted || !lastAttempt)) throw err;
+  await fail(reason ?? generic);
+  if (reason === null) throw err;
 }

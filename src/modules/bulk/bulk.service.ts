@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
-import { forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
-import { enqueueInTransaction } from '../../jobs/job.ts';
+import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
 import { MembersService } from '../members/members.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
 import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
-import { User, type IUser } from '../users/user.entity.ts';
+import type { IUser } from '../users/user.entity.ts';
 import { bulkAction, parseBulkParams, type BulkActionDefinition, type BulkParams } from './bulk-actions.ts';
 import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
 import { addSkipped, BulkRepository, type ActionSql, type ChunkResult, type PriorityItem } from './bulk.repository.ts';
@@ -140,10 +140,7 @@ export class BulkService {
     const op = await this.em.findOne(BulkOperation, { id: operationId }, { populate: ['project', 'createdBy'] });
     if (!op || op.status === 'completed' || op.status === 'failed') return;
     try {
-      const actor = op.createdBy ? await this.em.findOne(User, { id: op.createdBy.id, active: true }) : null;
-      if (!actor) throw unprocessable('The user who started this action no longer exists or is deactivated');
-      const access = await new ProjectsService(this.em).access(actor, op.project.id);
-      if (!access.canManageTasks) throw forbidden('The user who started this action may no longer change tasks in bulk');
+      const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(op.createdBy, op.project.id);
       const action = bulkAction(op.action);
       if (!action) throw unprocessable(`Unknown action ${op.action}`);
       const { params, errors } = parseBulkParams(action, op.params);
@@ -160,6 +157,7 @@ export class BulkService {
       }
       const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
       const statement = actionSql(action.id, params, { ...context, archiveId });
+      // progress lives on the row (committed with each chunk); `op` is only read from here on
       await applyInChunks(this.em, statement, where, { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, signal }, async (em, chunk) => {
         const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true });
         row.processed += chunk.seen;
@@ -170,22 +168,17 @@ export class BulkService {
         row.total = Math.max(row.total, row.processed);
         await em.flush();
         if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
-        Object.assign(op, { processed: row.processed, changed: row.changed, skipped: row.skipped, lastTaskId: row.lastTaskId, total: row.total });
       });
       if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
-      op.status = 'completed';
-      op.finishedAt = new Date();
-      await this.em.flush();
+      await this.finish(operationId, 'completed');
     } catch (err) {
-      // a user-facing reason ends the operation; anything else is retried (resuming after the last
-      // committed chunk) until the last attempt
-      const reason = err instanceof HttpError ? err.message : null;
-      if (reason === null && (signal?.aborted || !lastAttempt)) throw err;
-      await this.em.fork().nativeUpdate(BulkOperation, { id: operationId }, {
-        status: 'failed', errorMessage: reason ?? 'The action failed unexpectedly', finishedAt: new Date(),
-      });
-      if (reason === null) throw err;
+      // a retried job resumes after the last committed chunk
+      await settleFailure(err, { signal, lastAttempt }, (reason) => this.finish(operationId, 'failed', reason), 'The action failed unexpectedly');
     }
+  }
+
+  private async finish(operationId: number, status: 'completed' | 'failed', errorMessage: string | null = null): Promise<void> {
+    await this.em.fork().nativeUpdate(BulkOperation, { id: operationId }, { status, errorMessage, finishedAt: new Date() });
   }
 
   /** Checks the parameters against the project (stage exists, member belongs) and loads what the SQL needs. */

@@ -2,13 +2,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgBoss } from 'pg-boss';
-import { enqueueInTransaction } from '../../jobs/job.ts';
-import { forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
+import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
+import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
 import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
-import { User, type IUser } from '../users/user.entity.ts';
+import type { IUser } from '../users/user.entity.ts';
 import { Export, type IExport } from './export.entity.ts';
 import { exportCopySql, ExportsRepository, selectExportIds, type ExportRow } from './exports.repository.ts';
 
@@ -90,10 +90,7 @@ export class ExportsService {
     if (!row || row.status === 'completed' || row.status === 'failed' || row.status === 'expired') return;
     const client = new pg.Client({ connectionString: this.em.config.get('clientUrl') });
     try {
-      const actor = row.createdBy ? await this.em.findOne(User, { id: row.createdBy.id, active: true }) : null;
-      if (!actor) throw unprocessable('The user who asked for this export no longer exists or is deactivated');
-      const access = await new ProjectsService(this.em).access(actor, row.project.id);
-      if (!access.canManageTasks) throw forbidden('The user who asked for this export may no longer export');
+      const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(row.createdBy, row.project.id);
       const where = selectionWhere(access.project.id, actor.id, loadSelection(row.selection as StoredSelection));
 
       await client.connect();
@@ -116,10 +113,7 @@ export class ExportsService {
       await client.query('commit');
       await this.repo.finish(exportId, 'completed', null, copy.rowCount ?? total);
     } catch (err) {
-      const reason = err instanceof HttpError ? err.message : null;
-      if (reason === null && (signal?.aborted || !lastAttempt)) throw err;
-      await this.repo.finish(exportId, 'failed', reason ?? 'The export failed unexpectedly');
-      if (reason === null) throw err;
+      await settleFailure(err, { signal, lastAttempt }, (reason) => this.repo.finish(exportId, 'failed', reason), 'The export failed unexpectedly');
     } finally {
       await client.end().catch(() => {});
     }

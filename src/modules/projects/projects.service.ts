@@ -1,11 +1,11 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
-import { notFound, unprocessable } from '../../lib/errors.ts';
+import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
 import { ProjectMember, type ProjectRole } from '../members/project-member.entity.ts';
 import { Stage, type IStage } from '../stages/stage.entity.ts';
 import { Task } from '../tasks/task.entity.ts';
 import { Assignment } from '../assignments/assignment.entity.ts';
 import { AnswerSet } from '../answers/answer-set.entity.ts';
-import type { IUser } from '../users/user.entity.ts';
+import { User, type IUser } from '../users/user.entity.ts';
 import { ProjectAccess } from './project-access.ts';
 import { Project, type InputField, type IProject, type OutputField } from './project.entity.ts';
 
@@ -57,6 +57,20 @@ export class ProjectsService {
     const access = new ProjectAccess(project, user.isAdmin ? 'admin' : membership!.role, membership);
     if (!access.atLeast(needed)) throw notFound('No such project');
     return access;
+  }
+
+  /**
+   * The access of whoever started a background job, checked again when the job runs: a user who
+   * was deactivated or lost their role meanwhile ends the job with a clear reason.
+   */
+  async accessOfJobOwner(owner: { id: number } | null | undefined, projectId: number): Promise<{ actor: IUser; access: ProjectAccess }> {
+    const actor = owner ? await this.em.findOne(User, { id: owner.id, active: true }) : null;
+    if (!actor) throw unprocessable('The user who started this no longer exists or is deactivated');
+    const access = await this.access(actor, projectId).catch(() => {
+      throw forbidden('The user who started this is no longer a member of the project');
+    });
+    if (!access.canManageTasks) throw forbidden('The user who started this may no longer manage the project\'s tasks');
+    return { actor, access };
   }
 
   async listFor(user: IUser): Promise<ProjectSummary[]> {
