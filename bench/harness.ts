@@ -3,11 +3,11 @@
  * a seeded database reused across runs, the real server as a child process, a signed-in HTTP
  * client, and percentiles.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { spawnServer, type ServerProcess } from '../test/helpers/server-process.ts';
 import { findSeed, seedTasks, type SeedOptions, type SeededProject } from './seed-tasks.ts';
 
 export const BENCH_DIR = resolve(import.meta.dirname, 'out');
@@ -64,48 +64,12 @@ async function seededDatabase(server: EmbeddedPostgres, options: SeedOptions & {
   }
 }
 
-export interface RunningServer {
-  url: string;
-  /** the server's own process (for its RSS) */
-  pid: number;
-  stop(): Promise<void>;
-}
+export type RunningServer = ServerProcess;
 
-/** Starts `src/server.ts` as its own process (as e2e/helpers.ts does) on the given database. */
-export async function startServer(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
-    cwd: resolve(import.meta.dirname, '..'),
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    // the first start on a big database may build indexes of new migrations
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 600_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /ready: (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolveUrl(match[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  child.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
-  return {
-    url,
-    pid: child.pid!,
-    stop: () =>
-      new Promise((done) => {
-        if (child.exitCode !== null) return done();
-        child.once('exit', () => done());
-        child.kill('SIGTERM');
-      }),
-  };
+/** Starts `src/server.ts` as its own process on the given database, echoing its output. */
+export function startServer(databaseUrl: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<RunningServer> {
+  // the first start on a big database may build the indexes of new migrations
+  return spawnServer(databaseUrl, { env, nodeArgs, timeoutMs: 600_000, echo: true });
 }
 
 export interface TimedResponse {

@@ -1,55 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices, type Services } from '../src/plugins/app/services.ts';
 import { cloneTemplateDatabase } from '../test/helpers/database.ts';
+import { spawnServer, type ServerProcess } from '../test/helpers/server-process.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export interface RunningServer {
-  url: string;
+export interface RunningServer extends ServerProcess {
   databaseUrl: string;
-  stop(): Promise<void>;
-  /** Ends the process with a signal (e.g. SIGKILL) and waits for it to exit. */
-  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** Starts `src/server.ts` as its own process on a fresh database cloned from the migrated template. */
 export async function startServer(env: Record<string, string> = {}, existingDatabaseUrl?: string): Promise<RunningServer> {
   const databaseUrl = existingDatabaseUrl ?? (await cloneTemplateDatabase('e2e'));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /ready: (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-  const kill = (signal: NodeJS.Signals) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
-  return {
-    url,
-    databaseUrl,
-    stop: () => kill('SIGTERM'),
-    kill,
-  };
+  return { ...(await spawnServer(databaseUrl, { env })), databaseUrl };
 }
 
 export function launchBrowser(): Promise<Browser> {
