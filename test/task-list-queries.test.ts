@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTaskFilter, SORT_KEYS } from '../src/modules/tasks/task-filter.ts';
-import { COUNT_CAP, SMALL_VIEW, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
+import { parseTaskFilter, SORT_KEYS, type SortKey } from '../src/modules/tasks/task-filter.ts';
+import { COUNT_CAP, ORDER, SMALL_VIEW, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
 import { createAdmin, createTestApp, createUser, type TestApp } from './helpers/app.ts';
 
 /**
@@ -43,25 +43,12 @@ describe('task list queries', () => {
   });
   afterAll(() => t.close());
 
-  const ORDER: Record<string, string> = {
-    submitted: 't.last_submitted_at %d nulls last, t.created_at %d, t.id %d',
-    created: 't.created_at %d, t.id %d',
-    id: 't.id %d',
-    name: 't.name %d, t.id %d',
-    state: 't.state %d, t.id %d',
-    stage: 's.position %d, t.id %d',
-    priority: 't.priority %d, t.id %d',
-    score: 't.priority_score %d nulls last, t.id %d',
-    batch: 't.client_batch_id %d nulls last, t.id %d',
-    assignee: 'u.name %d nulls last, t.id %d',
-  };
-
   /** The plain reading: every matching id in order (the filter written out by hand per case). */
   async function reference(where: string, params: unknown[], sort: string, dir: string, viewer?: number): Promise<number[]> {
     const rows = await t.sql<{ id: string }>(
       `select t.id from tasks t join stages s on s.id = t.stage_id left join users u on u.id = t.assignee_id
        where t.project_id = $1 and t.archive_id is null ${viewer ? `and t.assignee_id = ${viewer}` : ''} ${where ? `and ${where}` : ''}
-       order by ${ORDER[sort].replaceAll('%d', dir)}`,
+       order by ${ORDER[sort as SortKey].replaceAll('%d', dir)}`,
       [scope.projectId, ...params],
     );
     return rows.map((r) => Number(r.id));

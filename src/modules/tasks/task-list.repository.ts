@@ -29,7 +29,7 @@ export interface TaskListRow {
 }
 
 /** Fixed ORDER BY clauses by sort key; `%d` is the direction. Every one ends on a unique key. */
-const ORDER: Record<SortKey, string> = {
+export const ORDER: Record<SortKey, string> = {
   submitted: 't.last_submitted_at %d nulls last, t.created_at %d, t.id %d',
   created: 't.created_at %d, t.id %d',
   id: 't.id %d',
