@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
@@ -6,6 +6,13 @@ import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody,
 import { receiveUpload, sendFailedRows } from './uploads.routes.ts';
 
 /** Uploads over the JSON API: create (multipart), status, errors, failed rows, cancel, delete. */
+/** The upload named by the route, through the caller's manager access (404 otherwise). */
+async function managedUpload(request: FastifyRequest) {
+  const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+  const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+  return { access, upload: await request.services.uploads.get(access, uploadId) };
+}
+
 export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
   const errors = { 401: ErrorResponse, 404: ErrorResponse };
 
@@ -42,9 +49,7 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
   fastify.get('/projects/:projectId/uploads/:uploadId', {
     schema: { tags: ['uploads'], summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
   }, async (request) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return toUploadBody(await request.services.uploads.get(access, uploadId));
+    return toUploadBody((await managedUpload(request)).upload);
   });
 
   fastify.get('/projects/:projectId/uploads/:uploadId/errors', {
@@ -53,18 +58,14 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
       response: { 200: Type.Object({ items: Type.Array(UploadErrorBody) }), ...errors },
     },
   }, async (request) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    const upload = await request.services.uploads.get(access, uploadId);
+    const { upload } = await managedUpload(request);
     return { items: (await request.services.uploads.errors(upload)).map(toErrorBody) };
   });
 
   fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', {
     schema: { tags: ['uploads'], summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams },
   }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return sendFailedRows(request, reply, await request.services.uploads.get(access, uploadId));
+    return sendFailedRows(request, reply, (await managedUpload(request)).upload);
   });
 
   fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', {
