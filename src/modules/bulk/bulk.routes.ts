@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
+import { exportStartedMessage } from '../exports/exports.routes.ts';
 import { selectionFromForm } from '../tasks/task-selection.ts';
 import { bulkAction, describeOutcome } from './bulk-actions.ts';
 
@@ -27,7 +28,7 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
         const started = await request.services.exports.start(access, user, String(body.format ?? ''), selection);
         const exportsUrl = `/projects/${projectId}/exports`;
         if (fragment) return reply.render('bulk/_outcome', { title: 'Export', exportId: started.id, exportsUrl });
-        reply.flash('success', `Export #${started.id} started. It appears below and can be downloaded when it completes.`);
+        reply.flash('success', exportStartedMessage(started.id));
         return reply.redirect(exportsUrl, 303);
       }
       const started = await request.services.bulk.start(access, user, String(body.action ?? ''), body, selection);

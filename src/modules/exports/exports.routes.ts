@@ -13,6 +13,9 @@ const LIST_TARGET = 'export-list';
 const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
 const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
 
+/** The flash shown on the Exports page after an export was started (from any form). */
+export const exportStartedMessage = (id: number) => `Export #${id} started. It appears below and can be downloaded when it completes.`;
+
 /** Streams a completed export's file as an attachment (shared by the page and the API). */
 export async function sendExportFile(reply: FastifyReply, services: Services, access: ProjectAccess, exportId: number) {
   const row = await services.exports.get(access, exportId);
@@ -45,7 +48,7 @@ export default async function exportsRoutes(fastify: FastifyInstance) {
     const body = request.body as Record<string, unknown>;
     try {
       const started = await request.services.exports.start(access, user, String(body.format ?? ''), selectionFromForm(body));
-      reply.flash('success', `Export #${started.id} started. It appears below and can be downloaded when it completes.`);
+      reply.flash('success', exportStartedMessage(started.id));
       return reply.redirect(`/projects/${projectId}/exports`, 303);
     } catch (err) {
       if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;

@@ -210,8 +210,8 @@ function toRow(r: Record<string, unknown>): TaskListRow {
   return {
     id: Number(r.id),
     name: r.name as string,
-    createdAt: r.created_at as Date,
-    lastSubmittedAt: (r.last_submitted_at as Date | null) ?? null,
+    createdAt: new Date(r.created_at as string),
+    lastSubmittedAt: r.last_submitted_at ? new Date(r.last_submitted_at as string) : null,
     state: r.state as string,
     stageName: r.stage_name as string,
     priority: Number(r.priority),
