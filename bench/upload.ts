@@ -5,6 +5,7 @@
  *
  *   npm run bench:upload                 # 1,000,000 rows
  *   BENCH_ROWS=100000 npm run bench:upload
+ *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/upprof" npm run bench:upload   # flags for the server's node
  */
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openAsBlob, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +99,7 @@ async function main() {
       await orm.close();
     }
 
-    server = await startServer(databaseUrl);
+    server = await startServer(databaseUrl, {}, (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
 

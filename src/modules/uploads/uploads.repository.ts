@@ -80,6 +80,27 @@ function copyText(value: string | null): string {
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
+/** The staging table's COPY text of a batch of tasks. */
+export function copyLines(tasks: TaskRow[]): string {
+  const lines: string[] = [];
+  for (const t of tasks) {
+    lines.push([
+      String(t.row),
+      copyText(t.name),
+      copyText(JSON.stringify(t.data)),
+      copyText(JSON.stringify(t.metadata)),
+      copyText(JSON.stringify(t.preAssign)),
+      String(t.priority),
+      t.priorityScore ?? '\\N',
+      copyText(t.clientBatchId),
+      t.answers ? copyText(JSON.stringify(t.answers)) : '\\N',
+      t.assigneeId === null ? '\\N' : String(t.assigneeId),
+      t.assignmentKind ?? '\\N',
+    ].join('\t'));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** Upload rows and the bulk paths of upload processing (COPY, set-based inserts). */
 export class UploadsRepository {
   constructor(private readonly em: EntityManager) {}
@@ -356,50 +377,8 @@ export class UploadProcessingSession {
     const c = this.client;
     await c.query('begin');
     try {
-      let succeeded = 0;
-      const duplicates: Array<{ row: number; message: string }> = [];
-      if (input.tasks.length > 0) {
-        await this.copyStage(input.tasks);
-        const result = await c.query<{ row_number: number; message: string | null }>(
-          `with s as (
-             select distinct on (name) * from upload_stage order by name, row_number
-           ), ins as (
-             insert into tasks (project_id, name, data, metadata, pre_assign, stage_id, priority, priority_score, client_batch_id,
-                                upload_id, created_by_id, assignment_id, assignee_id, assignment_status, assignment_kind)
-             select $1, s.name, s.data, s.metadata, s.pre_assign, $2, s.priority, s.priority_score, s.client_batch_id, $3, $4,
-                    case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
-                    s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
-               from s order by s.row_number
-             -- names are unique among the live tasks of a project (an archived name may come again)
-             on conflict (project_id, name) where archive_id is null do nothing
-             returning id, name, assignment_id, assignee_id, assignment_kind
-           ), ev as (
-             insert into task_events (task_id, project_id, actor_id, kind, after)
-             select id, $1, $4, 'created', jsonb_build_object('uploadId', $3::bigint) from ins
-           ), asg as (
-             insert into assignments (id, task_id, stage_id, user_id, status, kind)
-             select assignment_id, id, $2, assignee_id, 'assigned', assignment_kind from ins where assignment_id is not null
-           ), ans as (
-             insert into answer_sets (task_id, kind, answers)
-             select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
-           )
-           select st.row_number,
-                  case when ins.name is not null then null
-                       when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
-                       when first.row_number < st.row_number then 'appears earlier in this file (row ' || first.row_number || ')'
-                       else 'appears earlier in this file' end as message
-             from upload_stage st
-             left join s first on first.name = st.name
-             left join ins on ins.name = st.name and first.row_number = st.row_number
-             left join tasks t on t.project_id = $1 and t.name = st.name and t.archive_id is null and ins.name is null
-            order by st.row_number`,
-          [input.projectId, input.labelStageId, this.uploadId, input.actorId],
-        );
-        for (const r of result.rows) {
-          if (r.message === null) succeeded++;
-          else duplicates.push({ row: r.row_number, message: r.message });
-        }
-      }
+      const duplicates = input.tasks.length > 0 ? await this.insertTasks(input) : [];
+      const succeeded = input.tasks.length - duplicates.length;
       const rejected = [...input.rejected];
       for (const d of duplicates) {
         const message = `A task with this name ${d.message}`;
@@ -421,30 +400,62 @@ export class UploadProcessingSession {
     }
   }
 
+  /**
+   * The batch's new tasks with their creation events, assignments and default answers, in one
+   * statement over the staging table. Returns the rows that became no task (duplicate names).
+   */
+  private async insertTasks(input: { projectId: number; labelStageId: number; actorId: number | null; tasks: TaskRow[] }): Promise<Array<{ row: number; message: string }>> {
+    await this.copyStage(input.tasks);
+    // every staged row is either inserted or returned here as a duplicate, so the statement
+    // answers with the few duplicates only; existing tasks are looked up for those rows alone
+    // (one index probe each), never by scanning the project's tasks
+    const result = await this.client.query<{ row_number: number; message: string }>(
+      `with s as (
+         select distinct on (name) * from upload_stage order by name, row_number
+       ), ins as (
+         insert into tasks (project_id, name, data, metadata, pre_assign, stage_id, priority, priority_score, client_batch_id,
+                            upload_id, created_by_id, assignment_id, assignee_id, assignment_status, assignment_kind)
+         select $1, s.name, s.data, s.metadata, s.pre_assign, $2, s.priority, s.priority_score, s.client_batch_id, $3, $4,
+                case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
+                s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
+           from s order by s.row_number
+         -- names are unique among the live tasks of a project (an archived name may come again)
+         on conflict (project_id, name) where archive_id is null do nothing
+         returning id, name, assignment_id, assignee_id, assignment_kind
+       ), ev as (
+         insert into task_events (task_id, project_id, actor_id, kind, after)
+         select id, $1, $4, 'created', $5::jsonb from ins
+       ), asg as (
+         insert into assignments (id, task_id, stage_id, user_id, status, kind)
+         select assignment_id, id, $2, assignee_id, 'assigned', assignment_kind from ins where assignment_id is not null
+       ), ans as (
+         insert into answer_sets (task_id, kind, answers)
+         select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
+       ), dup as (
+         select st.row_number, st.name, first.row_number as first_row
+           from upload_stage st join s first using (name)
+          where not exists (select from ins where ins.name = st.name and first.row_number = st.row_number)
+       )
+       select d.row_number,
+              case when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
+                   when d.first_row < d.row_number then 'appears earlier in this file (row ' || d.first_row || ')'
+                   else 'appears earlier in this file' end as message
+         from dup d
+         left join lateral (select id, upload_id from tasks where project_id = $1 and name = d.name and archive_id is null limit 1) t on true
+        order by d.row_number`,
+      [input.projectId, input.labelStageId, this.uploadId, input.actorId, JSON.stringify({ uploadId: this.uploadId })],
+    );
+    return result.rows.map((r) => ({ row: r.row_number, message: r.message }));
+  }
+
   private async copyStage(tasks: TaskRow[]): Promise<void> {
-    const lines: string[] = [];
-    for (const t of tasks) {
-      lines.push([
-        String(t.row),
-        copyText(t.name),
-        copyText(JSON.stringify(t.data)),
-        copyText(JSON.stringify(t.metadata)),
-        copyText(JSON.stringify(t.preAssign)),
-        String(t.priority),
-        t.priorityScore ?? '\\N',
-        copyText(t.clientBatchId),
-        t.answers ? copyText(JSON.stringify(t.answers)) : '\\N',
-        t.assigneeId === null ? '\\N' : String(t.assigneeId),
-        t.assignmentKind ?? '\\N',
-      ].join('\t'));
-    }
     const stream = this.client.query(copyFrom(
       'copy upload_stage (row_number, name, data, metadata, pre_assign, priority, priority_score, client_batch_id, answers, assignee_id, assignment_kind) from stdin',
     ));
     await new Promise<void>((resolve, reject) => {
       stream.on('finish', resolve);
       stream.on('error', reject);
-      stream.end(`${lines.join('\n')}\n`);
+      stream.end(copyLines(tasks));
     });
   }
 
