@@ -34,7 +34,7 @@ export interface OpenedFile {
 
 export const MAX_RECORD_CHARS = 32 * 1024 * 1024;
 const SNIFF_BYTES = 64 * 1024;
-const PARSE_SLICE_BYTES = 64 * 1024;
+const PARSE_SLICE_BYTES = 4 * 1024;
 
 /** Text of the byte stream, UTF-8 (a BOM is dropped; invalid bytes become U+FFFD, found per row). */
 async function* decode(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
@@ -128,8 +128,10 @@ function isJsonLines(headText: string): boolean {
 }
 
 /**
- * The parser turns each piece it is given into records at once: fed in small slices, it holds a
- * few hundred parsed records at a time instead of the thousands of a whole stored chunk.
+ * The parser turns each piece it is given into records at once. Fed in small slices it holds a few
+ * dozen parsed records at a time instead of the thousands of a whole stored chunk. (With 64 KiB
+ * slices a collection once found a whole slice's records alive, and V8 then allocated every later
+ * record straight in the old generation: pretenuring.) Small slices cost no measurable time.
  */
 async function* slices(chunks: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   for await (const chunk of chunks) {
