@@ -4,6 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { PgBoss } from 'pg-boss';
 import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
 import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { StreamedBytes } from '../../lib/memory.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
@@ -68,10 +69,12 @@ export class ExportsService {
   async *file(exportId: number): AsyncGenerator<Buffer> {
     const client = new pg.Client({ connectionString: this.em.config.get('clientUrl') });
     await client.connect();
+    const streamed = new StreamedBytes();
     try {
       for (let seq = 0; ; seq++) {
         const { rows } = await client.query<{ data: Buffer }>({ text: CHUNK_QUERY, values: [exportId, seq], binary: true } as pg.QueryConfig);
         if (!rows.length) return;
+        streamed.add(rows[0].data.length);
         yield rows[0].data;
       }
     } finally {
@@ -104,8 +107,10 @@ export class ExportsService {
       const copy = client.query(copyTo(exportCopySql(row.format)));
       const shape = row.format === 'json' ? new JsonArrayShaper() : null;
       if (shape) await file.write(Buffer.from('['), 0);
+      const streamed = new StreamedBytes();
       for await (const chunk of copy as AsyncIterable<Buffer>) {
         signal?.throwIfAborted();
+        streamed.add(chunk.length);
         await file.write(shape ? shape.push(chunk) : chunk, countNewlines(chunk));
       }
       if (shape) await file.write(shape.end(), 0);

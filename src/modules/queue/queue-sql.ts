@@ -14,11 +14,29 @@ export interface ClaimArgs {
   exclude?: number[];
 }
 
-export interface ClaimedRow {
+/** A handed-out task as the queue queries return it (the API shows these columns). */
+export interface HandedOutSqlRow {
   id: string;
+  name: string;
+  state: string;
+  assignment_status: string;
+  assignment_kind: string;
+  priority: number;
+  priority_score: string | null;
+  data: unknown;
+  metadata: Record<string, string> | null;
+  lease_expires_at: Date | null;
+  version: number;
+}
+
+export interface ClaimedRow extends HandedOutSqlRow {
   /** the assignment a lapsed lease was taken from, or null */
   expired_assignment_id: string | null;
 }
+
+/** The columns of a handed-out task, from `tasks t` (a fresh claim has no answers yet: version 0). */
+const handedOutColumns = (version: RawBuilder<unknown>) => sql`t.id::text as id, t.name, t.state, t.assignment_status, t.assignment_kind, t.priority,
+  trim_scale(t.priority_score)::text as priority_score, t.data, t.metadata, t.lease_expires_at, ${version} as version`;
 
 /**
  * The claim of SPEC §4, as ONE statement: lock the first free tasks of the stage in pool order
@@ -72,7 +90,7 @@ export function claimSql(a: ClaimArgs): RawBuilder<ClaimedRow> {
       assignment_kind = 'auto', lease_expires_at = now() + make_interval(mins => ${a.leaseMinutes}::int),
       has_open_issue = false, last_activity_at = now()
     from picked p where t.id = p.id
-    returning t.id::text as id, p.old_assignment_id::text as expired_assignment_id`;
+    returning ${handedOutColumns(sql`0`)}, p.old_assignment_id::text as expired_assignment_id`;
 }
 
 /**
@@ -80,9 +98,9 @@ export function claimSql(a: ClaimArgs): RawBuilder<ClaimedRow> {
  * then skipped ones, each in allocation order. Pending drafts wait for "Finalize all"; issues
  * are out of the queue until resolved.
  */
-export function ownNextSql(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): RawBuilder<{ id: string }> {
-  return sql<{ id: string }>`
-    select t.id::text as id from tasks t
+export function ownNextSql(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): RawBuilder<HandedOutSqlRow> {
+  return sql<HandedOutSqlRow>`
+    select ${handedOutColumns(sql`coalesce((select a.version from answer_sets a where a.assignment_id = t.assignment_id), 0)`)} from tasks t
     where t.assignee_id = ${userId}::bigint and t.project_id = ${projectId}::bigint and t.stage_id = ${stageId}::bigint
       and t.archive_id is null and not t.held
       and t.assignment_status in ('assigned', 'saved', 'skipped')
