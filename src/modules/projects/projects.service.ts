@@ -6,7 +6,8 @@ import { Task } from '../tasks/task.entity.ts';
 import { Assignment } from '../assignments/assignment.entity.ts';
 import { AnswerSet } from '../answers/answer-set.entity.ts';
 import { User, type IUser } from '../users/user.entity.ts';
-import { ProjectAccess, type StageInfo } from './project-access.ts';
+import { ProjectAccess } from './project-access.ts';
+import { ProjectsRepository } from './projects.repository.ts';
 import { Project, type InputField, type IProject, type OutputField } from './project.entity.ts';
 
 export interface ProjectSummary {
@@ -50,23 +51,9 @@ export class ProjectsService {
   /** The project as the user may see it, or 404 (also when the role is too low: no IDOR, no hints). */
   async access(user: IUser, projectId: number, needed: ProjectRole = 'member'): Promise<ProjectAccess> {
     if (!Number.isSafeInteger(projectId) || projectId <= 0) throw notFound('No such project');
-    // one round trip: every page and API call starts here
-    const [row] = await this.em.getConnection().execute<Array<Record<string, unknown>>>(
-      `select p.*, m.id as access_membership_id, m.role as access_role,
-              array(select ms.stage_id from project_member_stages ms where ms.project_member_id = m.id) as access_stage_ids,
-              (select json_agg(json_build_object('id', s.id, 'name', s.name, 'kind', s.kind, 'position', s.position, 'reviewPercent', s.review_percent)
-                               order by s.position) from stages s where s.project_id = p.id) as access_stages
-         from projects p left join project_members m on m.project_id = p.id and m.user_id = ?
-        where p.id = ?`,
-      [user.id, projectId],
-    );
-    if (!row) throw notFound('No such project');
-    const { access_membership_id: membershipId, access_role: role, access_stage_ids: stageIds, access_stages: stages, ...columns } = row;
-    if (membershipId == null && !user.isAdmin) throw notFound('No such project');
-    const membership = membershipId == null ? null : { id: Number(membershipId), role: role as ProjectRole, stageIds: (stageIds as string[]).map(Number) };
-    const project = this.em.map(Project, columns) as IProject;
-    const stageList = ((stages ?? []) as StageInfo[]).map((s) => ({ ...s, id: Number(s.id) }));
-    const access = new ProjectAccess(project, user.isAdmin ? 'admin' : membership!.role, membership, stageList);
+    const found = await new ProjectsRepository(this.em).withMembership(projectId, user.id);
+    if (!found || (!found.membership && !user.isAdmin)) throw notFound('No such project');
+    const access = new ProjectAccess(found.project, user.isAdmin ? 'admin' : found.membership!.role, found.membership, found.stages);
     if (!access.atLeast(needed)) throw notFound('No such project');
     return access;
   }

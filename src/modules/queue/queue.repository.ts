@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
+import { PREPARED } from '../../db/prepared-statements.ts';
 import { preAssignee } from '../assignments/pre-assign-sql.ts';
 import type { StageInfo } from '../projects/project-access.ts';
 import type { AssignmentKind } from '../tasks/task.entity.ts';
@@ -170,7 +171,7 @@ export class QueueRepository {
 
   /** The task and its open assignment; `lock` takes the row lock for an action. */
   async work(projectId: number, taskId: number, { lock = false } = {}): Promise<WorkRow | null> {
-    const { rows } = await sql<Record<string, unknown>>`
+    const { rows } = await sql<Record<string, unknown>>`${sql.raw(PREPARED)}
       select t.id, t.name, t.project_id, t.stage_id, t.state, t.priority, trim_scale(t.priority_score)::text as priority_score,
              t.data, t.metadata, t.has_open_issue, t.held, t.assignment_id, t.assignee_id, u.name as assignee_name,
              a.status, a.kind, a.issue_comment, a.issue_response, t.delivery_status
@@ -236,13 +237,13 @@ export class QueueRepository {
     const answers = JSON.stringify(row.answers);
     // version 0: the first save inserts (a concurrent first save makes the upsert find the row at version ≥ 1: stale)
     const { rows } = row.version === 0
-      ? await sql<{ version: number }>`
+      ? await sql<{ version: number }>`${sql.raw(PREPARED)}
           insert into answer_sets (task_id, stage_id, assignment_id, user_id, kind, answers, version)
           values (${row.taskId}::bigint, ${row.stageId}::bigint, ${row.assignmentId}::bigint, ${row.userId}::bigint, ${row.kind}::text, ${answers}::jsonb, 1)
           on conflict (assignment_id) do update set answers = excluded.answers, version = answer_sets.version + 1, updated_at = now()
             where answer_sets.version = 0
           returning version`.execute(this.db)
-      : await sql<{ version: number }>`
+      : await sql<{ version: number }>`${sql.raw(PREPARED)}
           update answer_sets set answers = ${answers}::jsonb, version = version + 1, updated_at = now()
           where assignment_id = ${row.assignmentId}::bigint and version = ${row.version}::int
           returning version`.execute(this.db);
@@ -283,7 +284,7 @@ export class QueueRepository {
     const terminal = stage.kind === 'ground_truth';
     const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
     const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
-    const { rows } = await sql<{ user_id: string | null }>`
+    const { rows } = await sql<{ user_id: string | null }>`${sql.raw(PREPARED)}
       with finished as (
         update assignments set status = 'finalized', outcome = ${finish.outcome}::text, finalized_at = now(), updated_at = now()
         where id = ${finish.assignmentId}::bigint returning id
