@@ -24,6 +24,9 @@ COPY scripts ./scripts
 RUN mkdir -p /data && chown node:node /data
 USER node
 ENV DATA_DIR=/data PORT=3000 HOST=0.0.0.0
+# as `npm start`: large buffers (export and upload pieces) go back to the OS when freed, and few
+# malloc arenas; without these glibc keeps freed memory and the RSS only grows
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -27,7 +27,12 @@ export interface SpawnOptions {
 export async function spawnServer(databaseUrl: string, options: SpawnOptions = {}): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: resolve(import.meta.dirname, '../..'),
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...options.env },
+    env: {
+      ...process.env,
+      // the malloc settings of `npm start` and the Dockerfile
+      MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
+      DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
