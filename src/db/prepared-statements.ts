@@ -5,7 +5,7 @@ import pg from 'pg';
  * The comment that opts a statement into being prepared. Put it first in the SQL of statements
  * that run on every queue request (a fixed text with parameters): PostgreSQL then plans them once
  * per connection instead of on every call. Planning a query on `tasks` weighs every one of its
- * twenty-odd indexes and costs more than running it. Only fixed texts may carry it: each distinct
+ * twenty indexes and costs more than running it. Only fixed texts may carry it: each distinct
  * text stays prepared on the connection for its lifetime.
  */
 export const PREPARED = '/* prepared */';
