@@ -5,6 +5,7 @@
  *
  *   npm run bench:upload                 # 1,000,000 rows
  *   BENCH_ROWS=100000 npm run bench:upload
+ *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/upprof" npm run bench:upload   # flags for the server's node
  */
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, openAsBlob, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +99,7 @@ async function main() {
       await orm.close();
     }
 
-    server = await startServer(databaseUrl);
+    server = await startServer(databaseUrl, {}, (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
 
@@ -126,6 +127,8 @@ async function main() {
     const seconds = (performance.now() - started) / 1000;
     const peak = peakRssMb(server.pid);
     say(`upload ${upload.status}: ${upload.rows_succeeded.toLocaleString('en-US')} tasks, ${upload.rows_failed} failed, ${seconds.toFixed(1)} s, server peak RSS ${peak} MB`);
+    const [job] = (await db.query('select extract(epoch from finished_at - started_at)::float8 as s from uploads where id = $1', [uploadId])).rows;
+    say(`  of which the job processing the stored file: ${job.s.toFixed(1)} s (${Math.round(ROWS / job.s).toLocaleString('en-US')} rows/s)`);
     if (upload.status !== 'completed' || upload.rows_succeeded !== ROWS) throw new Error(`unexpected result: ${JSON.stringify(upload)}`);
     await server.stop();
     server = undefined;

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IUser } from '../src/modules/users/user.entity.ts';
 import request from 'supertest';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { createAdmin, createTestApp, createUser, csrfFrom, loggedIn, type TestApp } from './helpers/app.ts';
 import { postUpload, uploadAndWait, uploadErrors, waitForUpload } from './helpers/uploads.ts';
 
@@ -294,6 +296,21 @@ describe('failed rows, cancel, delete', () => {
     const fixed = res.text.replace(',abc,', ',1,').replace('not a url', 'https://x.org/3.png');
     const again = await uploadAndWait(t, token, projectId, fixed, 'fixed.csv');
     expect(again).toMatchObject({ status: 'completed', rows: { succeeded: 2, failed: 0 }, errorCount: 0 });
+  });
+
+  it('duplicate rows come back in the failed rows exactly as read (CSV and JSON Lines)', async () => {
+    const nm = `dup-${Date.now()}`;
+    const caption = 'tab\there, "quoted", back\\slash\nand a newline';
+    const csv = stringify([['name', 'image', 'caption'], [nm, 'https://x.org/1.png', 'first'], [nm, 'https://x.org/2.png', caption]]);
+    const u = await uploadAndWait(t, token, projectId, csv, 'dup-rows.csv');
+    expect(u.rows).toEqual({ processed: 2, succeeded: 1, failed: 1 });
+    const res = await request(t.app.server).get(`/api/v1/projects/${projectId}/uploads/${u.id}/failed-rows`).set('Authorization', `Bearer ${token}`);
+    expect(parse(res.text)).toEqual([['name', 'image', 'caption', 'error'], [nm, 'https://x.org/2.png', caption, 'A task with this name appears earlier in this file (row 1)']]);
+
+    const element = { name: `${nm}-j`, image: 'https://x.org/3', metadata: { note: 'tab\t, back\\slash' } };
+    const j = await uploadAndWait(t, token, projectId, `${JSON.stringify(element)}\n${JSON.stringify(element)}\n`, 'dup-rows.jsonl');
+    const jres = await request(t.app.server).get(`/api/v1/projects/${projectId}/uploads/${j.id}/failed-rows`).set('Authorization', `Bearer ${token}`);
+    expect(jres.text.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ ...element, error: 'A task with this name appears earlier in this file (row 1)' }]);
   });
 
   it('failed rows of a JSON Lines upload come back as JSON Lines with an error key', async () => {

@@ -34,6 +34,7 @@ export interface OpenedFile {
 
 export const MAX_RECORD_CHARS = 32 * 1024 * 1024;
 const SNIFF_BYTES = 64 * 1024;
+const PARSE_SLICE_BYTES = 64 * 1024;
 
 /** Text of the byte stream, UTF-8 (a BOM is dropped; invalid bytes become U+FFFD, found per row). */
 async function* decode(chunks: AsyncIterable<Buffer>): AsyncGenerator<string> {
@@ -107,8 +108,10 @@ export async function openFile(chunks: AsyncIterable<Buffer>, fileName: string):
   } else if (ext === 'csv' || ext === 'txt') format = 'csv';
   else format = firstChar === '[' ? 'json' : firstChar === '{' ? 'jsonl' : 'csv';
 
-  const text = decode(prepend(head, iterator));
-  if (format === 'csv') return openCsv(text);
+  const bytes = prepend(head, iterator);
+  // csv-parse works on bytes and decodes each field itself: no decoded copy of the whole text
+  if (format === 'csv') return openCsv(bytes);
+  const text = decode(bytes);
   return { format, rows: format === 'json' ? jsonArrayRows(text) : jsonLineRows(text) };
 }
 
@@ -124,7 +127,17 @@ function isJsonLines(headText: string): boolean {
   }
 }
 
-async function openCsv(text: AsyncGenerator<string>): Promise<OpenedFile> {
+/**
+ * The parser turns each piece it is given into records at once: fed in small slices, it holds a
+ * few hundred parsed records at a time instead of the thousands of a whole stored chunk.
+ */
+async function* slices(chunks: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.length; at += size) yield chunk.subarray(at, at + size);
+  }
+}
+
+async function openCsv(bytes: AsyncGenerator<Buffer>): Promise<OpenedFile> {
   // the first parse error ends reading; it is kept with its position (records emitted before it)
   // instead of erroring the stream, which would drop records already parsed
   let emitted = 0;
@@ -141,7 +154,7 @@ async function openCsv(text: AsyncGenerator<string>): Promise<OpenedFile> {
       failure ??= { after: emitted, err };
     },
   });
-  const source = Readable.from(text, { objectMode: false });
+  const source = Readable.from(slices(bytes, PARSE_SLICE_BYTES), { objectMode: false });
   source.on('error', (err) => parser.destroy(err));
   source.pipe(parser);
   const records = parser[Symbol.asyncIterator]() as AsyncIterator<string[]>;

@@ -4,7 +4,7 @@ import { archiveSql } from '../bulk/bulk-sql.ts';
 import { BulkRepository } from '../bulk/bulk.repository.ts';
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { TaskRow, UploadMember, UploadStage } from './upload-rows.ts';
 import type { UploadStatus } from './upload.entity.ts';
 
@@ -78,6 +78,48 @@ export interface BatchOutcome {
 function copyText(value: string | null): string {
   if (value === null) return '\\N';
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/**
+ * The good rows of a batch as COPY text for the staging table, packed into one growing buffer as
+ * they are read. Thousands of small objects or strings held for a batch's lifetime would outlive
+ * young-generation collections and pile up in the old generation (the server's RSS).
+ */
+export class StagedRows {
+  private buf = Buffer.allocUnsafe(256 * 1024);
+  private used = 0;
+  count = 0;
+
+  /** `source` is the row as read (kept in the stage so a duplicate can be reported without keeping it here) */
+  add(t: TaskRow, source: string): void {
+    const line = [
+      String(t.row),
+      copyText(t.name),
+      copyText(JSON.stringify(t.data)),
+      copyText(JSON.stringify(t.metadata)),
+      copyText(JSON.stringify(t.preAssign)),
+      String(t.priority),
+      t.priorityScore ?? '\\N',
+      copyText(t.clientBatchId),
+      t.answers ? copyText(JSON.stringify(t.answers)) : '\\N',
+      t.assigneeId === null ? '\\N' : String(t.assigneeId),
+      t.assignmentKind ?? '\\N',
+      copyText(source),
+    ].join('\t');
+    const need = this.used + Buffer.byteLength(line) + 1;
+    if (need > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
+      this.buf.copy(bigger, 0, 0, this.used);
+      this.buf = bigger;
+    }
+    this.used += this.buf.write(line, this.used);
+    this.buf[this.used++] = 0x0a;
+    this.count++;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.used);
+  }
 }
 
 /** Upload rows and the bulk paths of upload processing (COPY, set-based inserts). */
@@ -177,13 +219,27 @@ export class UploadsRepository {
     }
   }
 
-  /** The stored file, chunk by chunk. */
+  /**
+   * The stored file, chunk by chunk. Read with a binary COPY: a plain query would send each chunk
+   * as hex text twice its size, decoded again here.
+   */
   async *chunks(uploadId: number): AsyncGenerator<Buffer> {
     const pool = await this.pool();
     for (let seq = 0; ; seq++) {
-      const { rows } = await pool.query<{ data: Buffer }>('select data from upload_chunks where upload_id = $1 and seq = $2', [uploadId, seq]);
-      if (rows.length === 0) return;
-      yield rows[0].data;
+      const client = await pool.connect();
+      const parts: Buffer[] = [];
+      try {
+        const stream = client.query(copyTo(`copy (select data from upload_chunks where upload_id = ${Number(uploadId)} and seq = ${seq}) to stdout (format binary)`));
+        for await (const part of stream) parts.push(part as Buffer);
+        client.release();
+      } catch (err) {
+        client.release(err as Error);
+        throw err;
+      }
+      // binary COPY: a 19-byte header, then per row a 16-bit field count and a 32-bit length before the bytes
+      const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      if (raw.length < 25 || raw.readInt16BE(19) !== 1) return;
+      yield raw.subarray(25, 25 + raw.readInt32BE(21));
     }
   }
 
@@ -334,7 +390,7 @@ export class UploadProcessingSession {
     await this.client.query(`create temp table if not exists upload_stage (
         row_number integer not null, name text not null, data jsonb not null, metadata jsonb not null, pre_assign jsonb not null,
         priority integer not null, priority_score numeric(10, 9), client_batch_id text, answers jsonb,
-        assignee_id bigint, assignment_kind text
+        assignee_id bigint, assignment_kind text, source text not null
       ) on commit delete rows`);
     this.staged = true;
   }
@@ -345,65 +401,25 @@ export class UploadProcessingSession {
    * leaves nothing of the batch; after it, a retry starts after `lastRow`.
    */
   async writeBatch(input: {
-    projectId: number; labelStageId: number; actorId: number | null; tasks: TaskRow[]; rejected: RejectedRow[]; lastRow: number; bytesRead: number;
+    projectId: number; labelStageId: number; actorId: number | null; rejected: RejectedRow[]; lastRow: number; bytesRead: number;
+    /** the good rows */
+    staged: StagedRows;
     /** rows of the batch, including rejected and duplicates (for the counters) */
     rowCount: number;
-    /** turns a duplicate row back into its re-uploadable line */
-    lineOf: (row: number, error: string) => string | undefined;
-    rawOf: (row: number) => string;
+    /** turns a duplicate row's staged source back into its re-uploadable line and its excerpt */
+    lineOf: (source: string, error: string) => string;
+    rawOf: (source: string) => string;
   }): Promise<BatchOutcome> {
     await this.ensureStage();
     const c = this.client;
     await c.query('begin');
     try {
-      let succeeded = 0;
-      const duplicates: Array<{ row: number; message: string }> = [];
-      if (input.tasks.length > 0) {
-        await this.copyStage(input.tasks);
-        const result = await c.query<{ row_number: number; message: string | null }>(
-          `with s as (
-             select distinct on (name) * from upload_stage order by name, row_number
-           ), ins as (
-             insert into tasks (project_id, name, data, metadata, pre_assign, stage_id, priority, priority_score, client_batch_id,
-                                upload_id, created_by_id, assignment_id, assignee_id, assignment_status, assignment_kind)
-             select $1, s.name, s.data, s.metadata, s.pre_assign, $2, s.priority, s.priority_score, s.client_batch_id, $3, $4,
-                    case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
-                    s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
-               from s order by s.row_number
-             -- names are unique among the live tasks of a project (an archived name may come again)
-             on conflict (project_id, name) where archive_id is null do nothing
-             returning id, name, assignment_id, assignee_id, assignment_kind
-           ), ev as (
-             insert into task_events (task_id, project_id, actor_id, kind, after)
-             select id, $1, $4, 'created', jsonb_build_object('uploadId', $3::bigint) from ins
-           ), asg as (
-             insert into assignments (id, task_id, stage_id, user_id, status, kind)
-             select assignment_id, id, $2, assignee_id, 'assigned', assignment_kind from ins where assignment_id is not null
-           ), ans as (
-             insert into answer_sets (task_id, kind, answers)
-             select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
-           )
-           select st.row_number,
-                  case when ins.name is not null then null
-                       when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
-                       when first.row_number < st.row_number then 'appears earlier in this file (row ' || first.row_number || ')'
-                       else 'appears earlier in this file' end as message
-             from upload_stage st
-             left join s first on first.name = st.name
-             left join ins on ins.name = st.name and first.row_number = st.row_number
-             left join tasks t on t.project_id = $1 and t.name = st.name and t.archive_id is null and ins.name is null
-            order by st.row_number`,
-          [input.projectId, input.labelStageId, this.uploadId, input.actorId],
-        );
-        for (const r of result.rows) {
-          if (r.message === null) succeeded++;
-          else duplicates.push({ row: r.row_number, message: r.message });
-        }
-      }
+      const duplicates = input.staged.count > 0 ? await this.insertTasks(input) : [];
+      const succeeded = input.staged.count - duplicates.length;
       const rejected = [...input.rejected];
       for (const d of duplicates) {
         const message = `A task with this name ${d.message}`;
-        rejected.push({ row: d.row, problems: [{ field: 'name', message }], raw: input.rawOf(d.row), line: input.lineOf(d.row, message) ?? '' });
+        rejected.push({ row: d.row, problems: [{ field: 'name', message }], raw: input.rawOf(d.source), line: input.lineOf(d.source, message) });
       }
       rejected.sort((a, b) => a.row - b.row);
       if (rejected.length > 0) await this.writeRejected(rejected);
@@ -421,30 +437,62 @@ export class UploadProcessingSession {
     }
   }
 
-  private async copyStage(tasks: TaskRow[]): Promise<void> {
-    const lines: string[] = [];
-    for (const t of tasks) {
-      lines.push([
-        String(t.row),
-        copyText(t.name),
-        copyText(JSON.stringify(t.data)),
-        copyText(JSON.stringify(t.metadata)),
-        copyText(JSON.stringify(t.preAssign)),
-        String(t.priority),
-        t.priorityScore ?? '\\N',
-        copyText(t.clientBatchId),
-        t.answers ? copyText(JSON.stringify(t.answers)) : '\\N',
-        t.assigneeId === null ? '\\N' : String(t.assigneeId),
-        t.assignmentKind ?? '\\N',
-      ].join('\t'));
-    }
+  /**
+   * The batch's new tasks with their creation events, assignments and default answers, in one
+   * statement over the staging table. Returns the rows that became no task (duplicate names).
+   */
+  private async insertTasks(input: { projectId: number; labelStageId: number; actorId: number | null; staged: StagedRows }): Promise<Array<{ row: number; message: string; source: string }>> {
+    await this.copyStage(input.staged);
+    // every staged row is either inserted or returned here as a duplicate, so the statement
+    // answers with the few duplicates only; existing tasks are looked up for those rows alone
+    // (one index probe each), never by scanning the project's tasks
+    const result = await this.client.query<{ row_number: number; message: string; source: string }>(
+      `with s as (
+         select distinct on (name) * from upload_stage order by name, row_number
+       ), ins as (
+         insert into tasks (project_id, name, data, metadata, pre_assign, stage_id, priority, priority_score, client_batch_id,
+                            upload_id, created_by_id, assignment_id, assignee_id, assignment_status, assignment_kind)
+         select $1, s.name, s.data, s.metadata, s.pre_assign, $2, s.priority, s.priority_score, s.client_batch_id, $3, $4,
+                case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
+                s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
+           from s order by s.row_number
+         -- names are unique among the live tasks of a project (an archived name may come again)
+         on conflict (project_id, name) where archive_id is null do nothing
+         returning id, name, assignment_id, assignee_id, assignment_kind
+       ), ev as (
+         insert into task_events (task_id, project_id, actor_id, kind, after)
+         select id, $1, $4, 'created', $5::jsonb from ins
+       ), asg as (
+         insert into assignments (id, task_id, stage_id, user_id, status, kind)
+         select assignment_id, id, $2, assignee_id, 'assigned', assignment_kind from ins where assignment_id is not null
+       ), ans as (
+         insert into answer_sets (task_id, kind, answers)
+         select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
+       ), dup as (
+         select st.row_number, st.name, st.source, first.row_number as first_row
+           from upload_stage st join s first using (name)
+          where not exists (select from ins where ins.name = st.name and first.row_number = st.row_number)
+       )
+       select d.row_number, d.source,
+              case when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
+                   when d.first_row < d.row_number then 'appears earlier in this file (row ' || d.first_row || ')'
+                   else 'appears earlier in this file' end as message
+         from dup d
+         left join lateral (select id, upload_id from tasks where project_id = $1 and name = d.name and archive_id is null limit 1) t on true
+        order by d.row_number`,
+      [input.projectId, input.labelStageId, this.uploadId, input.actorId, JSON.stringify({ uploadId: this.uploadId })],
+    );
+    return result.rows.map((r) => ({ row: r.row_number, message: r.message, source: r.source }));
+  }
+
+  private async copyStage(staged: StagedRows): Promise<void> {
     const stream = this.client.query(copyFrom(
-      'copy upload_stage (row_number, name, data, metadata, pre_assign, priority, priority_score, client_batch_id, answers, assignee_id, assignment_kind) from stdin',
+      'copy upload_stage (row_number, name, data, metadata, pre_assign, priority, priority_score, client_batch_id, answers, assignee_id, assignment_kind, source) from stdin',
     ));
     await new Promise<void>((resolve, reject) => {
       stream.on('finish', resolve);
       stream.on('error', reject);
-      stream.end(`${lines.join('\n')}\n`);
+      stream.end(staged.bytes());
     });
   }
 

@@ -9,8 +9,8 @@ import type { ProjectAccess } from '../projects/project-access.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { FileProblem, openFile, type SourceRow } from './upload-formats.ts';
-import { RowValidator, type TaskRow } from './upload-rows.ts';
-import { MAX_ERROR_ROWS, UploadsRepository, type RejectedRow, type UploadRow } from './uploads.repository.ts';
+import { RowValidator } from './upload-rows.ts';
+import { MAX_ERROR_ROWS, StagedRows, UploadsRepository, type RejectedRow, type UploadRow } from './uploads.repository.ts';
 
 export const PROCESS_UPLOAD_JOB = 'process-upload';
 export const SWEEP_UPLOADS_JOB = 'sweep-uploads';
@@ -230,10 +230,13 @@ export class UploadsService {
       const reject = (source: SourceRow, problems: RejectedRow['problems']): RejectedRow => ({
         row: source.row, problems, raw: rawOf(source), line: lineOf(source, problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; ')),
       });
+      // a good row's source travels with it through the staging table (a duplicate name is only
+      // known there) as JSON text: the CSV fields, or the JSON element's own text
+      const staged = (source: SourceRow): string => (source.fields ? JSON.stringify(source.fields) : source.text ?? 'null');
+      const unstaged = (text: string): SourceRow => (opened.format === 'csv' ? { row: 0, fields: JSON.parse(text) } : { row: 0, object: JSON.parse(text), text });
 
-      let tasks: TaskRow[] = [];
+      let good = new StagedRows();
       let rejected: RejectedRow[] = [];
-      let sources = new Map<number, SourceRow>();
       let rowCount = 0;
       let lastRow = upload.resumeAfterRow;
       let pending: Promise<{ cancelRequested: boolean }> | null = null;
@@ -248,17 +251,15 @@ export class UploadsService {
           if (previous.cancelRequested) cancelled = true;
         }
         if (cancelled || rowCount === 0) return;
-        const batchSources = sources;
         const write = session.writeBatch({
-          projectId: upload.projectId, labelStageId: label.id, actorId: upload.createdById, tasks, rejected, lastRow, rowCount, bytesRead,
-          lineOf: (row, error) => lineOf(batchSources.get(row)!, error),
-          rawOf: (row) => rawOf(batchSources.get(row)!),
+          projectId: upload.projectId, labelStageId: label.id, actorId: upload.createdById, staged: good, rejected, lastRow, rowCount, bytesRead,
+          lineOf: (source, error) => lineOf(unstaged(source), error),
+          rawOf: (source) => rawOf(unstaged(source)),
         });
         write.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
         pending = write;
-        tasks = [];
+        good = new StagedRows();
         rejected = [];
-        sources = new Map();
         rowCount = 0;
       };
 
@@ -281,10 +282,8 @@ export class UploadsService {
           }
         } else {
           const result = opened.format === 'csv' ? validator.csvRow(source, header!) : validator.jsonRow(source);
-          if (result.ok) {
-            tasks.push(result.task);
-            sources.set(source.row, source);
-          } else rejected.push(reject(source, result.problems));
+          if (result.ok) good.add(result.task, staged(source));
+          else rejected.push(reject(source, result.problems));
         }
         if (rowCount >= BATCH_ROWS) {
           await flush();
