@@ -22,6 +22,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
 import { claimSql } from '../src/modules/queue/queue-sql.ts';
+import { PreparingClient } from '../src/db/prepared-statements.ts';
 import { startServer } from './harness.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
@@ -67,7 +68,8 @@ async function main() {
       const { user } = await fork.users.create({ email: `annotator${i}@example.org`, name: `Annotator ${i}` });
       users.push({ id: user.id, token: (await fork.apiTokens.create(user, 'bench')).token });
     }
-    const pool = new pg.Pool({ connectionString: db.url, max: CLIENTS + 2 });
+    // the app's client class: the claim runs prepared, exactly as the app runs it
+    const pool = new pg.Pool({ connectionString: db.url, max: CLIENTS + 2, Client: PreparingClient as unknown as typeof pg.Client });
     await pool.query(`insert into project_members (project_id, user_id, role) select $1, unnest($2::bigint[]), 'member'`, [project.id, users.map((u) => u.id)]);
     const label = Number((await pool.query(`select id from stages where project_id = $1 and kind = 'label'`, [project.id])).rows[0].id);
     let started = Date.now();

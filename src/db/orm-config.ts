@@ -1,5 +1,6 @@
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
+import { PreparingClient } from './prepared-statements.ts';
 import { Migration20261122000000_initial } from '../../migrations/Migration20261122000000_initial.ts';
 import { Migration20261122100000_bulk_progress } from '../../migrations/Migration20261122100000_bulk_progress.ts';
 import { Migration20261122110000_list_indexes } from '../../migrations/Migration20261122110000_list_indexes.ts';
@@ -48,6 +49,7 @@ export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {})
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true, snapshot: false },
     pool: { min: 0, max: 10 },
+    driverOptions: { Client: PreparingClient },
     // entity data is validated at the edges (TypeBox); the database enforces the rest
     forceUtcTimezone: true,
     debug: false,

@@ -25,9 +25,14 @@ export interface SpawnOptions {
  * resolves with its address once it says it is ready. Shared by the browser tests and benchmarks.
  */
 export async function spawnServer(databaseUrl: string, options: SpawnOptions = {}): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
+  const child: ChildProcess = spawn(process.execPath, ['--max-semi-space-size=16', ...(options.nodeArgs ?? []), '--import', 'tsx', 'src/server.ts'], {
     cwd: resolve(import.meta.dirname, '../..'),
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...options.env },
+    env: {
+      ...process.env,
+      // the memory settings of `npm start` and the Dockerfile
+      MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072',
+      DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', PUBLIC_URL: '', ...options.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -3,10 +3,15 @@ import { notFound } from '../../lib/errors.ts';
 import { newToken, sha256 } from '../../lib/secrets.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { ApiToken, type IApiToken } from './api-token.entity.ts';
+import { ApiTokensRepository } from './api-tokens.repository.ts';
 
 /** Personal API tokens: shown once at creation, stored only as a SHA-256 hash. */
 export class ApiTokensService {
-  constructor(private readonly em: EntityManager) {}
+  private readonly repo: ApiTokensRepository;
+
+  constructor(private readonly em: EntityManager) {
+    this.repo = new ApiTokensRepository(em);
+  }
 
   list(user: IUser): Promise<IApiToken[]> {
     return this.em.find(ApiToken, { user }, { orderBy: { revokedAt: 'desc nulls first', id: 'desc' } });
@@ -29,13 +34,10 @@ export class ApiTokensService {
 
   /** The active user a bearer token belongs to, or null. */
   async authenticate(token: string): Promise<IUser | null> {
-    const record = await this.em.findOne(ApiToken, { tokenHash: sha256(token), revokedAt: null }, { populate: ['user'] });
-    if (!record || !record.user.active) return null;
+    const found = await this.repo.userOf(sha256(token));
+    if (!found) return null;
     // record use at most once a minute: no write on every API call
-    if (!record.lastUsedAt || Date.now() - record.lastUsedAt.getTime() > 60_000) {
-      record.lastUsedAt = new Date();
-      await this.em.flush();
-    }
-    return record.user as IUser;
+    if (!found.usedThisMinute) await this.repo.touch(found.tokenId);
+    return found.user;
   }
 }

@@ -42,6 +42,12 @@ export function exportCopySql(format: ExportFormat): string {
     ${EXPORT_FROM}) to stdout with (format csv, delimiter e'\\x02', quote e'\\x01')`;
 }
 
+/** A stored export file: its pieces in order, as binary COPY (COPY takes no parameters, so the id is written in). */
+export function exportFileCopySql(exportId: number): string {
+  if (!Number.isSafeInteger(exportId)) throw new TypeError('export id must be an integer');
+  return `copy (select data from export_chunks where export_id = ${exportId} order by seq) to stdout (format binary)`;
+}
+
 /** Fills the temp table \`export_ids\` (dropped at commit) with the selected task ids. */
 export const selectExportIds = (where: RawBuilder<unknown>) =>
   sql`create temp table export_ids on commit drop as select t.id from tasks t where ${where}`;

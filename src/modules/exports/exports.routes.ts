@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { conflict, HttpError } from '../../lib/errors.ts';
@@ -24,7 +23,7 @@ export async function sendExportFile(reply: FastifyReply, services: Services, ac
     .type(EXPORT_TYPES[row.format])
     .header('Content-Disposition', `attachment; filename="${access.project.slug}-export-${row.id}.${row.format}"`)
     .header('Content-Length', String(row.sizeBytes))
-    .send(Readable.from(services.exports.file(row.id)));
+    .send(await services.exports.file(row.id));
 }
 
 /** The Exports page (a live list) and starting an export from the task list. Admins and managers only. */

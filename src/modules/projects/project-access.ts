@@ -1,7 +1,25 @@
-import type { IProjectMember, ProjectRole } from '../members/project-member.entity.ts';
+import type { ProjectRole } from '../members/project-member.entity.ts';
+import type { StageKind } from '../stages/stage.entity.ts';
 import type { IProject } from './project.entity.ts';
 
 const RANK: Record<ProjectRole, number> = { member: 1, manager: 2, admin: 3 };
+
+/** A stage as the workflow needs it (loaded with the access: every task page and action needs them). */
+export interface StageInfo {
+  id: number;
+  name: string;
+  kind: StageKind;
+  position: number;
+  reviewPercent: number;
+}
+
+/** The user's own membership of the project (instance admins may have none). */
+export interface Membership {
+  id: number;
+  role: ProjectRole;
+  /** the stages a member may work in; empty means every stage */
+  stageIds: number[];
+}
 
 /** A project as seen by one user: loaded only through what that user may access. */
 export class ProjectAccess {
@@ -9,7 +27,9 @@ export class ProjectAccess {
     readonly project: IProject,
     /** Instance admins are project admins everywhere, member or not. */
     readonly role: ProjectRole,
-    readonly membership: IProjectMember | null,
+    readonly membership: Membership | null,
+    /** the project's stages in workflow order */
+    readonly stages: StageInfo[],
   ) {}
 
   atLeast(role: ProjectRole): boolean {

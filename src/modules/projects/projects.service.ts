@@ -7,6 +7,7 @@ import { Assignment } from '../assignments/assignment.entity.ts';
 import { AnswerSet } from '../answers/answer-set.entity.ts';
 import { User, type IUser } from '../users/user.entity.ts';
 import { ProjectAccess } from './project-access.ts';
+import { ProjectsRepository } from './projects.repository.ts';
 import { Project, type InputField, type IProject, type OutputField } from './project.entity.ts';
 
 export interface ProjectSummary {
@@ -50,11 +51,9 @@ export class ProjectsService {
   /** The project as the user may see it, or 404 (also when the role is too low: no IDOR, no hints). */
   async access(user: IUser, projectId: number, needed: ProjectRole = 'member'): Promise<ProjectAccess> {
     if (!Number.isSafeInteger(projectId) || projectId <= 0) throw notFound('No such project');
-    const project = await this.em.findOne(Project, { id: projectId });
-    if (!project) throw notFound('No such project');
-    const membership = await this.em.findOne(ProjectMember, { project, user: user.id }, { populate: ['stages'] });
-    if (!membership && !user.isAdmin) throw notFound('No such project');
-    const access = new ProjectAccess(project, user.isAdmin ? 'admin' : membership!.role, membership);
+    const found = await new ProjectsRepository(this.em).withMembership(projectId, user.id);
+    if (!found || (!found.membership && !user.isAdmin)) throw notFound('No such project');
+    const access = new ProjectAccess(found.project, user.isAdmin ? 'admin' : found.membership!.role, found.membership, found.stages);
     if (!access.atLeast(needed)) throw notFound('No such project');
     return access;
   }

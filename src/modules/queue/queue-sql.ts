@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import { PREPARED } from '../../db/prepared-statements.ts';
 
 
 
@@ -14,11 +15,29 @@ export interface ClaimArgs {
   exclude?: number[];
 }
 
-export interface ClaimedRow {
+/** A handed-out task as the queue queries return it (the API shows these columns). */
+export interface HandedOutSqlRow {
   id: string;
+  name: string;
+  state: string;
+  assignment_status: string;
+  assignment_kind: string;
+  priority: number;
+  priority_score: string | null;
+  data: unknown;
+  metadata: Record<string, string> | null;
+  lease_expires_at: Date | null;
+  version: number;
+}
+
+export interface ClaimedRow extends HandedOutSqlRow {
   /** the assignment a lapsed lease was taken from, or null */
   expired_assignment_id: string | null;
 }
+
+/** The columns of a handed-out task, from `tasks t` (a fresh claim has no answers yet: version 0). */
+const handedOutColumns = (version: RawBuilder<unknown>) => sql`t.id::text as id, t.name, t.state, t.assignment_status, t.assignment_kind, t.priority,
+  trim_scale(t.priority_score)::text as priority_score, t.data, t.metadata, t.lease_expires_at, ${version} as version`;
 
 /**
  * The claim of SPEC §4, as ONE statement: lock the first free tasks of the stage in pool order
@@ -34,22 +53,25 @@ export interface ClaimedRow {
  */
 export function claimSql(a: ClaimArgs): RawBuilder<ClaimedRow> {
   const exclude = a.exclude?.length ? sql`and not (t.id = any(${a.exclude}::bigint[]))` : sql``;
+  // a literal (queue sizes are few): with a parameter the planner of the prepared statement cannot
+  // tell a LIMIT 1 from a large one and would sort the whole pool instead of reading the index
+  const limit = sql.lit(Math.max(1, Math.trunc(a.limit)));
   const candidates = (predicate: RawBuilder<unknown>, previous: RawBuilder<unknown>) => sql`
     select t.id, t.priority, t.priority_score, t.created_at, ${previous} as old_assignment_id
     from tasks t
     where t.project_id = ${a.projectId}::bigint and t.stage_id = ${a.stageId}::bigint
       and t.archive_id is null and not t.held and ${predicate} ${exclude}
     order by t.priority, t.priority_score desc nulls last, t.created_at, t.id
-    limit ${a.limit}::int
+    limit ${limit}
     for update of t skip locked`;
-  return sql<ClaimedRow>`
+  return sql<ClaimedRow>`${sql.raw(PREPARED)}
     with free as (${candidates(sql`t.assignee_id is null`, sql`null::bigint`)}),
     lapsed as (${candidates(sql`t.lease_expires_at < now() and t.assignment_kind = 'auto' and t.assignment_status = 'assigned'`, sql`t.assignment_id`)}),
     picked as (
       select c.id, c.old_assignment_id, nextval(pg_get_serial_sequence('assignments', 'id')) as assignment_id
       from (select * from free union all select * from lapsed) c
       order by c.priority, c.priority_score desc nulls last, c.created_at, c.id
-      limit ${a.limit}::int
+      limit ${limit}
     ),
     expired as (
       update assignments x set status = 'expired', updated_at = now()
@@ -72,7 +94,7 @@ export function claimSql(a: ClaimArgs): RawBuilder<ClaimedRow> {
       assignment_kind = 'auto', lease_expires_at = now() + make_interval(mins => ${a.leaseMinutes}::int),
       has_open_issue = false, last_activity_at = now()
     from picked p where t.id = p.id
-    returning t.id::text as id, p.old_assignment_id::text as expired_assignment_id`;
+    returning ${handedOutColumns(sql`0`)}, p.old_assignment_id::text as expired_assignment_id`;
 }
 
 /**
@@ -80,9 +102,9 @@ export function claimSql(a: ClaimArgs): RawBuilder<ClaimedRow> {
  * then skipped ones, each in allocation order. Pending drafts wait for "Finalize all"; issues
  * are out of the queue until resolved.
  */
-export function ownNextSql(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): RawBuilder<{ id: string }> {
-  return sql<{ id: string }>`
-    select t.id::text as id from tasks t
+export function ownNextSql(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): RawBuilder<HandedOutSqlRow> {
+  return sql<HandedOutSqlRow>`${sql.raw(PREPARED)}
+    select ${handedOutColumns(sql`coalesce((select a.version from answer_sets a where a.assignment_id = t.assignment_id), 0)`)} from tasks t
     where t.assignee_id = ${userId}::bigint and t.project_id = ${projectId}::bigint and t.stage_id = ${stageId}::bigint
       and t.archive_id is null and not t.held
       and t.assignment_status in ('assigned', 'saved', 'skipped')

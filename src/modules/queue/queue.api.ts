@@ -60,8 +60,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
-    const ids = await request.services.queue.requestNext(access, user, (request.params as { stage: string }).stage);
-    const items = await request.services.queue.handedOut(access, ids);
+    const items = await request.services.queue.requestNext(access, user, (request.params as { stage: string }).stage);
     return { items: items.map((i) => ({ ...i, leaseExpiresAt: i.leaseExpiresAt?.toISOString() ?? null })) };
   });
 

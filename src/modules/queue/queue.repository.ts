@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
+import { PREPARED } from '../../db/prepared-statements.ts';
 import { preAssignee } from '../assignments/pre-assign-sql.ts';
-import type { StageKind } from '../stages/stage.entity.ts';
+import type { StageInfo } from '../projects/project-access.ts';
 import type { AssignmentKind } from '../tasks/task.entity.ts';
-import { claimSql, ownNextSql, type ClaimArgs } from './queue-sql.ts';
+import { claimSql, ownNextSql, type ClaimArgs, type HandedOutSqlRow } from './queue-sql.ts';
 
 /** A task locked for an action, with its open assignment (if any). */
 export interface WorkRow {
@@ -88,14 +89,6 @@ export interface HeldTaskRow {
   leaseExpiresAt: Date | null;
 }
 
-export interface StageInfo {
-  id: number;
-  name: string;
-  kind: StageKind;
-  position: number;
-  reviewPercent: number;
-}
-
 /** The event written with a stage change (its `after` gets the new stage, state and assignee). */
 export interface StageEvent {
   projectId: number;
@@ -126,6 +119,14 @@ const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)))
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
+function handedOut(r: HandedOutSqlRow, stage: string): HandedOutRow {
+  return {
+    id: num(r.id), name: r.name, stage, state: r.state, status: r.assignment_status, kind: r.assignment_kind,
+    priority: num(r.priority), priorityScore: r.priority_score, data: r.data, metadata: r.metadata ?? {},
+    leaseExpiresAt: dateOrNull(r.lease_expires_at), version: num(r.version),
+  };
+}
+
 /** Every query of queues and the workflow. Callers wrap multi-statement actions in a transaction. */
 export class QueueRepository {
   constructor(readonly em: EntityManager) {}
@@ -135,43 +136,17 @@ export class QueueRepository {
   }
 
   /** The stages of a project in workflow order (plain rows: this runs on every queue request). */
-  async stages(projectId: number): Promise<StageInfo[]> {
-    const { rows } = await sql<Record<string, unknown>>`select id, name, kind, position, review_percent from stages
-      where project_id = ${projectId}::bigint order by position`.execute(this.db);
-    return rows.map((r) => ({ id: num(r.id), name: String(r.name), kind: r.kind as StageKind, position: num(r.position), reviewPercent: num(r.review_percent) }));
-  }
-
-  /** Claims up to `limit` pool tasks for the user (one statement); returns their ids. */
-  async claim(args: ClaimArgs): Promise<number[]> {
+  /** Claims up to `limit` pool tasks for the user (one statement), as handed out in `stage`. */
+  async claim(args: ClaimArgs, stage: string): Promise<HandedOutRow[]> {
     if (args.limit <= 0) return [];
     const { rows } = await claimSql(args).execute(this.db);
-    return rows.map((r) => num(r.id));
+    return rows.map((r) => handedOut(r, stage));
   }
 
-  async ownNext(projectId: number, stageId: number, userId: number, limit: number, exclude: number[] = []): Promise<number[]> {
-    const { rows } = await ownNextSql(projectId, stageId, userId, limit, exclude).execute(this.db);
-    return rows.map((r) => num(r.id));
-  }
-
-  /** Handed-out tasks as the API returns them, in the given order, with the version a save starts from. */
-  async items(projectId: number, ids: number[]): Promise<HandedOutRow[]> {
-    if (ids.length === 0) return [];
-    const { rows } = await sql<Record<string, unknown>>`
-      select t.id, t.name, s.name as stage_name, t.state, t.assignment_status, t.assignment_kind, t.priority,
-             trim_scale(t.priority_score)::text as priority_score, t.data, t.metadata, t.lease_expires_at,
-             coalesce(a.version, 0) as version
-      from tasks t join stages s on s.id = t.stage_id left join answer_sets a on a.assignment_id = t.assignment_id
-      where t.project_id = ${projectId}::bigint and t.id = any(${ids}::bigint[])`.execute(this.db);
-    const byId = new Map(rows.map((r) => [num(r.id), r]));
-    return ids.filter((id) => byId.has(id)).map((id) => {
-      const r = byId.get(id)!;
-      return {
-        id, name: String(r.name), stage: String(r.stage_name), state: String(r.state), status: String(r.assignment_status),
-        kind: String(r.assignment_kind), priority: num(r.priority), priorityScore: (r.priority_score as string | null) ?? null,
-        data: r.data, metadata: (r.metadata as Record<string, string>) ?? {}, leaseExpiresAt: dateOrNull(r.lease_expires_at),
-        version: num(r.version),
-      };
-    });
+  /** The user's own open work in `stage`, in the order of "request next". */
+  async ownNext(projectId: number, stage: { id: number; name: string }, userId: number, limit: number, exclude: number[] = []): Promise<HandedOutRow[]> {
+    const { rows } = await ownNextSql(projectId, stage.id, userId, limit, exclude).execute(this.db);
+    return rows.map((r) => handedOut(r, stage.name));
   }
 
   /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order. */
@@ -196,7 +171,7 @@ export class QueueRepository {
 
   /** The task and its open assignment; `lock` takes the row lock for an action. */
   async work(projectId: number, taskId: number, { lock = false } = {}): Promise<WorkRow | null> {
-    const { rows } = await sql<Record<string, unknown>>`
+    const { rows } = await sql<Record<string, unknown>>`${sql.raw(PREPARED)}
       select t.id, t.name, t.project_id, t.stage_id, t.state, t.priority, trim_scale(t.priority_score)::text as priority_score,
              t.data, t.metadata, t.has_open_issue, t.held, t.assignment_id, t.assignee_id, u.name as assignee_name,
              a.status, a.kind, a.issue_comment, a.issue_response, t.delivery_status
@@ -262,13 +237,13 @@ export class QueueRepository {
     const answers = JSON.stringify(row.answers);
     // version 0: the first save inserts (a concurrent first save makes the upsert find the row at version ≥ 1: stale)
     const { rows } = row.version === 0
-      ? await sql<{ version: number }>`
+      ? await sql<{ version: number }>`${sql.raw(PREPARED)}
           insert into answer_sets (task_id, stage_id, assignment_id, user_id, kind, answers, version)
           values (${row.taskId}::bigint, ${row.stageId}::bigint, ${row.assignmentId}::bigint, ${row.userId}::bigint, ${row.kind}::text, ${answers}::jsonb, 1)
           on conflict (assignment_id) do update set answers = excluded.answers, version = answer_sets.version + 1, updated_at = now()
             where answer_sets.version = 0
           returning version`.execute(this.db)
-      : await sql<{ version: number }>`
+      : await sql<{ version: number }>`${sql.raw(PREPARED)}
           update answer_sets set answers = ${answers}::jsonb, version = version + 1, updated_at = now()
           where assignment_id = ${row.assignmentId}::bigint and version = ${row.version}::int
           returning version`.execute(this.db);
@@ -291,13 +266,6 @@ export class QueueRepository {
       where id = ${task.id}::bigint`.execute(this.db);
   }
 
-  /** Closes the open assignment as finalized (with a review outcome in review stages) and submits its answers, in one statement. */
-  async finalizeAssignment(assignmentId: number, outcome: 'accepted' | 'rejected' | 'corrected' | null): Promise<void> {
-    await sql`with a as (update assignments set status = 'finalized', outcome = ${outcome}::text, finalized_at = now(), updated_at = now()
-                where id = ${assignmentId}::bigint returning id)
-              update answer_sets s set submitted = true, updated_at = now() from a where s.assignment_id = a.id`.execute(this.db);
-  }
-
   /** The labeler who last finalized the task in the Label stage. */
   async lastFinalizer(taskId: number, stageId: number): Promise<number | null> {
     const { rows } = await sql<{ user_id: string }>`select user_id from assignments
@@ -306,20 +274,28 @@ export class QueueRepository {
   }
 
   /**
-   * Moves the task into `stage` (its open assignment must be closed already): opens an assignment
-   * for `assignTo` (kind given), or for the stage's pre-assignee (`preassign`), or leaves it in
-   * the pool. Ground Truth has no work: the task just becomes `completed`.
+   * Finalizes the task's open assignment (with a review outcome in review stages; its answers
+   * become submitted) and moves the task into `stage`, in one statement: opens an assignment for
+   * `assignTo` (kind given), or for the stage's pre-assignee, or leaves it in the pool. Ground
+   * Truth has no work: the task just becomes `completed`.
    */
-  async enterStage(taskId: number, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
+  async finishAndEnter(taskId: number, finish: { assignmentId: number; outcome: 'accepted' | 'rejected' | 'corrected' | null }, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
     const e = opts.event;
     const terminal = stage.kind === 'ground_truth';
     const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
     const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
-    const { rows } = await sql<{ user_id: string | null }>`
-      with nu as (select ${who} as user_id from tasks t where t.id = ${taskId}::bigint),
+    const { rows } = await sql<{ user_id: string | null }>`${sql.raw(PREPARED)}
+      with finished as (
+        update assignments set status = 'finalized', outcome = ${finish.outcome}::text, finalized_at = now(), updated_at = now()
+        where id = ${finish.assignmentId}::bigint returning id
+      ),
+      submitted as (update answer_sets s set submitted = true, updated_at = now() from finished f where s.assignment_id = f.id),
+      nu as (select ${who} as user_id from tasks t where t.id = ${taskId}::bigint),
       ins as (
+        -- the InitPlan closes the old assignment first: one open assignment per task is a unique index
         insert into assignments (task_id, stage_id, user_id, status, kind)
-        select ${taskId}::bigint, ${stage.id}::bigint, nu.user_id, 'assigned', ${kind}::text from nu where nu.user_id is not null
+        select ${taskId}::bigint, ${stage.id}::bigint, nu.user_id, 'assigned', ${kind}::text from nu
+        where nu.user_id is not null and (select count(*) from finished) >= 0
         returning id, user_id
       ),
       ev as (

@@ -54,7 +54,7 @@ export default async function queueRoutes(fastify: FastifyInstance) {
   fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams } }, async (request, reply) => {
     const { user, access } = await ctx(request);
     const rows = await request.services.queue.myQueue(access, user);
-    const stages = await request.services.queue.workStages(access);
+    const stages = request.services.queue.workStages(access);
     return reply.render('queue/index', { title: `My queue · ${access.project.name}`, access, project: access.project, section: 'queue', groups: groups(rows), total: rows.length, stages });
   });
 
@@ -201,15 +201,15 @@ export default async function queueRoutes(fastify: FastifyInstance) {
 
 async function openNext(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, stageRef: string, exclude: number[], after = false) {
   const base = `/projects/${access.project.id}`;
-  let ids: number[];
+  let tasks: Array<{ id: number }>;
   try {
-    ids = await request.services.queue.requestNext(access, user, stageRef, { exclude });
+    tasks = await request.services.queue.requestNext(access, user, stageRef, { exclude });
   } catch (err) {
     if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
     reply.flash('error', err.message);
     return reply.redirect(`${base}/queue`, 303);
   }
-  if (ids.length) return reply.redirect(`${base}/work/${ids[0]}`, 303);
+  if (tasks.length) return reply.redirect(`${base}/work/${tasks[0].id}`, 303);
   if (!after) reply.flash('info', access.project.autoAssign ? 'No task is waiting in this stage right now.' : 'Nothing is assigned to you in this stage (auto-assignment is off in this project).');
   return reply.redirect(`${base}/queue`, 303);
 }

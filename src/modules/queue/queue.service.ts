@@ -3,12 +3,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { conflict, forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
 import { enqueueInTransaction } from '../../jobs/job.ts';
-import type { ProjectAccess } from '../projects/project-access.ts';
+import type { ProjectAccess, StageInfo } from '../projects/project-access.ts';
 import type { OutputField } from '../projects/project.entity.ts';
 import { answerViews, inputViews, scoreText, type AnswerView, type InputView } from '../tasks/task-detail.service.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
-import { QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type StageInfo, type WorkRow } from './queue.repository.ts';
+import { QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type WorkRow } from './queue.repository.ts';
 
 export const DELIVER_TASK = 'deliver-task';
 
@@ -68,7 +68,6 @@ export function staleSave(current: AnswerSetRow | null, yours: Answers): HttpErr
  */
 export class QueueService {
   private readonly repo: QueueRepository;
-  private stageCache?: { projectId: number; stages: StageInfo[] };
 
   constructor(
     private readonly em: EntityManager,
@@ -77,23 +76,16 @@ export class QueueService {
     this.repo = new QueueRepository(em);
   }
 
-  async stages(access: ProjectAccess): Promise<StageInfo[]> {
-    if (this.stageCache?.projectId !== access.project.id) {
-      this.stageCache = { projectId: access.project.id, stages: await this.repo.stages(access.project.id) };
-    }
-    return this.stageCache.stages;
-  }
-
   /** The stages the user may work in (label and review stages; members may be limited to some). */
-  async workStages(access: ProjectAccess): Promise<StageInfo[]> {
-    const stages = (await this.stages(access)).filter((s) => s.kind !== 'ground_truth');
-    const limited = access.role === 'member' && access.membership ? access.membership.stages.getItems().map((s) => s.id) : [];
+  workStages(access: ProjectAccess): StageInfo[] {
+    const stages = access.stages.filter((s) => s.kind !== 'ground_truth');
+    const limited = access.role === 'member' && access.membership ? access.membership.stageIds : [];
     return limited.length ? stages.filter((s) => limited.includes(s.id)) : stages;
   }
 
   /** A stage by name (as the API names them) or id. */
-  async stage(access: ProjectAccess, ref: string | number): Promise<StageInfo> {
-    const stages = await this.stages(access);
+  stage(access: ProjectAccess, ref: string | number): StageInfo {
+    const stages = access.stages;
     const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
     if (!found) throw notFound('No such stage');
     return found;
@@ -102,24 +94,19 @@ export class QueueService {
   /**
    * "Label" / "Review": the user's own work in the stage first (assigned, reserved, saved; then
    * skipped), then — with auto-assignment on — tasks claimed from the pool, up to the project's
-   * queue size. Returns the task ids in the order to work on them.
+   * queue size. Returns the tasks in the order to work on them.
    */
-  async requestNext(access: ProjectAccess, user: IUser, stageRef: string | number, { exclude = [] as number[] } = {}): Promise<number[]> {
-    const stage = await this.stage(access, stageRef);
+  async requestNext(access: ProjectAccess, user: IUser, stageRef: string | number, { exclude = [] as number[] } = {}): Promise<HandedOutRow[]> {
+    const stage = this.stage(access, stageRef);
     if (stage.kind === 'ground_truth') throw unprocessable('Ground Truth has no work to hand out');
-    if (!(await this.workStages(access)).some((s) => s.id === stage.id)) throw forbidden(`You may not work in ${stage.name}`);
+    if (!this.workStages(access).some((s) => s.id === stage.id)) throw forbidden(`You may not work in ${stage.name}`);
     const project = access.project;
     const size = project.queueSize;
-    const own = await this.repo.ownNext(project.id, stage.id, user.id, size, exclude);
+    const own = await this.repo.ownNext(project.id, stage, user.id, size, exclude);
     if (own.length >= size || !project.autoAssign) return own;
     // one statement: atomic on its own, no transaction round trips needed
-    const claimed = await this.repo.claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude });
+    const claimed = await this.repo.claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude }, stage.name);
     return [...own, ...claimed];
-  }
-
-  /** The tasks `requestNext` handed out, as the API shows them. */
-  handedOut(access: ProjectAccess, ids: number[]): Promise<HandedOutRow[]> {
-    return this.repo.items(access.project.id, ids);
   }
 
   myQueue(access: ProjectAccess, user: IUser): Promise<QueueRow[]> {
@@ -132,7 +119,7 @@ export class QueueService {
     if (!task) throw notFound('No such task');
     const mine = task.assigneeId === user.id && task.status !== null;
     if (!mine && !access.canManageTasks) throw notFound('No such task');
-    const stages = await this.stages(access);
+    const stages = access.stages;
     const stage = stages.find((s) => s.id === task.stageId)!;
     const schema = access.project.outputSchema ?? [];
     const own = mine && task.assignmentId ? await this.repo.answerSetOf(task.assignmentId) : null;
@@ -186,8 +173,7 @@ export class QueueService {
     return this.act(access, user, taskId, async (repo, task, stage) => {
       if (stage.kind === 'review') return this.decide(access, user, repo, task, stage, 'accept', input);
       await this.storeAnswers(access, repo, task, stage, user, input, false);
-      await repo.finalizeAssignment(task.assignmentId!, null);
-      return this.moveOn(access, user, repo, task, stage, 'finalized');
+      return this.moveOn(access, user, repo, task, stage, 'finalized', null);
     });
   }
 
@@ -204,10 +190,9 @@ export class QueueService {
       const reason = (input.reason ?? '').trim();
       if (!reason) throw unprocessable('A reason is required to reject', { reason: 'A reason is required' });
       if (reason.length > MAX_COMMENT) throw unprocessable('The reason is too long', { reason: `At most ${MAX_COMMENT} characters` });
-      await repo.finalizeAssignment(task.assignmentId!, 'rejected');
-      const label = (await this.stages(access)).find((s) => s.kind === 'label')!;
+      const label = access.stages.find((s) => s.kind === 'label')!;
       const labeler = await repo.lastFinalizer(task.id, label.id);
-      await repo.enterStage(task.id, label, {
+      await repo.finishAndEnter(task.id, { assignmentId: task.assignmentId!, outcome: 'rejected' }, label, {
         state: 'rejected', assignTo: labeler, kind: 'returned',
         event: { projectId: access.project.id, actorId: user.id, kind: 'review_rejected', note: reason, before: { stage: stage.name, state: task.state } },
       });
@@ -217,8 +202,8 @@ export class QueueService {
       if (input.answers === undefined) throw unprocessable('Correct needs the corrected answers', { answers: 'required' });
       await this.storeAnswers(access, repo, task, stage, user, input, false);
     }
-    await repo.finalizeAssignment(task.assignmentId!, decision === 'correct' ? 'corrected' : 'accepted');
-    return this.moveOn(access, user, repo, task, stage, decision === 'correct' ? 'review_corrected' : 'review_accepted');
+    const outcome = decision === 'correct' ? 'corrected' : 'accepted';
+    return this.moveOn(access, user, repo, task, stage, `review_${outcome}`, outcome);
   }
 
   /**
@@ -226,14 +211,14 @@ export class QueueService {
    * (0 % = disabled); the first that takes it is next, else Ground Truth (`completed`, and
    * queued for the webhook when the project has one). Entering a stage applies its pre-assignment.
    */
-  private async moveOn(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, kind: string) {
-    const stages = await this.stages(access);
+  private async moveOn(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, kind: string, outcome: 'accepted' | 'corrected' | null) {
+    const stages = access.stages;
     const next = stages.filter((s) => s.position > stage.position && s.kind === 'review')
       .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
     const completed = next.kind === 'ground_truth';
     const webhook = completed && Boolean(access.project.webhookUrl) && this.boss !== undefined;
     const state = completed ? 'completed' : 'in_progress';
-    await repo.enterStage(task.id, next, {
+    await repo.finishAndEnter(task.id, { assignmentId: task.assignmentId!, outcome }, next, {
       state, deliveryStatus: webhook ? 'pending' : null, submittedBy: user.id,
       event: { projectId: access.project.id, actorId: user.id, kind, before: { stage: stage.name, state: task.state } },
     });
@@ -302,7 +287,7 @@ export class QueueService {
 
   /** Runs an assignee action on the locked task: 404 for members on others' tasks, 403 for managers. */
   private async act<T>(access: ProjectAccess, user: IUser, taskId: number, fn: (repo: QueueRepository, task: WorkRow, stage: StageInfo) => Promise<T>): Promise<T> {
-    const stages = await this.stages(access);
+    const stages = access.stages;
     return this.em.transactional(async (em) => {
       const repo = new QueueRepository(em);
       const task = await repo.work(access.project.id, taskId, { lock: true });
