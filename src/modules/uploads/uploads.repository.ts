@@ -5,6 +5,8 @@ import { BulkRepository } from '../bulk/bulk.repository.ts';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { pipeline } from 'node:stream/promises';
+import { BinaryCopyFields } from '../../db/binary-copy.ts';
 import type { TaskRow, UploadMember, UploadStage } from './upload-rows.ts';
 import type { UploadStatus } from './upload.entity.ts';
 
@@ -229,17 +231,17 @@ export class UploadsRepository {
       const client = await pool.connect();
       const parts: Buffer[] = [];
       try {
-        const stream = client.query(copyTo(`copy (select data from upload_chunks where upload_id = ${Number(uploadId)} and seq = ${seq}) to stdout (format binary)`));
-        for await (const part of stream) parts.push(part as Buffer);
+        const copy = client.query(copyTo(`copy (select data from upload_chunks where upload_id = ${Number(uploadId)} and seq = ${seq}) to stdout (format binary)`));
+        const fields = new BinaryCopyFields();
+        fields.on('data', (part: Buffer) => parts.push(part));
+        await pipeline(copy, fields);
         client.release();
       } catch (err) {
         client.release(err as Error);
         throw err;
       }
-      // binary COPY: a 19-byte header, then per row a 16-bit field count and a 32-bit length before the bytes
-      const raw = parts.length === 1 ? parts[0] : Buffer.concat(parts);
-      if (raw.length < 25 || raw.readInt16BE(19) !== 1) return;
-      yield raw.subarray(25, 25 + raw.readInt32BE(21));
+      if (parts.length === 0) return;
+      yield parts.length === 1 ? parts[0] : Buffer.concat(parts);
     }
   }
 
