@@ -1,21 +1,17 @@
 import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { DELIVER_TASK } from '../modules/queue/queue.service.ts';
 import { defineJob } from './job.ts';
 
-const Payload = Type.Object({ taskId: Type.Integer({ minimum: 1 }) });
+const payload = Type.Object({ taskId: Type.Integer({ minimum: 1 }) });
 
 /** POSTs a completed task to the project's webhook, signed; pg-boss retries failures with backoff. */
 export const deliverTask = defineJob<{ taskId: number }>({
   name: DELIVER_TASK,
+  payload,
   // 8 retries, exponential from 15 s (≈ 15 s, 30 s, 1 min … ≈ 30 min)
   queue: { retryLimit: 8, retryDelay: 15, retryBackoff: true, expireInSeconds: 120 },
   concurrency: 4,
-  async run(data, { services, lastAttempt, log }) {
-    if (!Value.Check(Payload, data)) {
-      log.warn({ data }, 'ignoring a delivery job with a malformed payload');
-      return;
-    }
+  async run(data, { services, lastAttempt }) {
     await services.deliveries.deliverNow(data.taskId, { lastAttempt });
   },
 });

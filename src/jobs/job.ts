@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery } from 'kysely';
 import type { PgBoss, QueueOptions, SendOptions } from 'pg-boss';
+import type { TSchema } from 'typebox';
 import type { Config } from '../config.ts';
 import { HttpError } from '../lib/errors.ts';
 import type { Services } from '../plugins/app/services.ts';
@@ -24,6 +25,8 @@ export interface JobContext {
  */
 export interface JobDefinition<T extends object> {
   name: string;
+  /** the shape of the payload: a job whose payload does not match is logged and dropped, never run */
+  payload?: TSchema;
   queue?: QueueOptions;
   /** workers per process */
   concurrency?: number;

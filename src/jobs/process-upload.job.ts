@@ -1,9 +1,8 @@
 import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { defineJob } from './job.ts';
 import { PROCESS_UPLOAD_JOB } from '../modules/uploads/uploads.service.ts';
 
-const Payload = Type.Object({ uploadId: Type.Integer({ minimum: 1 }) });
+const payload = Type.Object({ uploadId: Type.Integer({ minimum: 1 }) });
 
 /**
  * Parses, validates and inserts the rows of one stored upload file. Idempotent and resumable: the
@@ -11,14 +10,11 @@ const Payload = Type.Object({ uploadId: Type.Integer({ minimum: 1 }) });
  */
 export const processUploadJob = defineJob<{ uploadId: number }>({
   name: PROCESS_UPLOAD_JOB,
+  payload,
   // a killed worker stops sending heartbeats: pg-boss then retries the job (the sweep job is faster)
   queue: { retryLimit: 10, retryDelay: 5, heartbeatSeconds: 60, expireInSeconds: 6 * 3600 },
   concurrency: 2,
   async run(data, { services, log, signal }) {
-    if (!Value.Check(Payload, data)) {
-      log.warn({ data }, 'process-upload: invalid payload, ignored');
-      return;
-    }
     await services.uploads.processNow(data.uploadId, log, signal);
   },
 });

@@ -1,20 +1,16 @@
 import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { RUN_BULK_OPERATION } from '../modules/bulk/bulk.service.ts';
 import { defineJob } from './job.ts';
 
-const Payload = Type.Object({ operationId: Type.Integer({ minimum: 1 }) });
+const payload = Type.Object({ operationId: Type.Integer({ minimum: 1 }) });
 
 /** Runs a large bulk action of the task list in chunks, keeping its progress up to date. */
 export const runBulkOperation = defineJob<{ operationId: number }>({
   name: RUN_BULK_OPERATION,
+  payload,
   queue: { retryLimit: 3, retryDelay: 5, expireInSeconds: 3600 },
   concurrency: 1,
-  async run(data, { services, signal, lastAttempt, log }) {
-    if (!Value.Check(Payload, data)) {
-      log.warn({ data }, 'ignoring a bulk job with a malformed payload');
-      return;
-    }
+  async run(data, { services, signal, lastAttempt }) {
     await services.bulk.runNow(data.operationId, { signal, lastAttempt });
   },
 });

@@ -1,20 +1,16 @@
 import { Type } from 'typebox';
-import { Value } from 'typebox/value';
 import { RUN_EXPORT } from '../modules/exports/exports.service.ts';
 import { defineJob } from './job.ts';
 
-const Payload = Type.Object({ exportId: Type.Integer({ minimum: 1 }) });
+const payload = Type.Object({ exportId: Type.Integer({ minimum: 1 }) });
 
 /** Writes one export file (CSV, JSON or JSONL) into PostgreSQL. */
 export const runExport = defineJob<{ exportId: number }>({
   name: RUN_EXPORT,
+  payload,
   queue: { retryLimit: 2, retryDelay: 10, expireInSeconds: 3 * 3600 },
   concurrency: 1,
-  async run(data, { services, signal, lastAttempt, log }) {
-    if (!Value.Check(Payload, data)) {
-      log.warn({ data }, 'ignoring an export job with a malformed payload');
-      return;
-    }
+  async run(data, { services, signal, lastAttempt }) {
     await services.exports.runNow(data.exportId, { signal, lastAttempt });
   },
 });
