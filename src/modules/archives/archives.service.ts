@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
 import { forbidden, notFound } from '../../lib/errors.ts';
+import { paged, type Paged } from '../../lib/pagination.ts';
 import { archiveSql } from '../bulk/bulk-sql.ts';
 import { applyInChunks } from '../bulk/bulk.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
@@ -26,9 +27,9 @@ export class ArchivesService {
     this.repo = new ArchivesRepository(em);
   }
 
-  async list(access: ProjectAccess, page: number): Promise<{ rows: ArchiveRow[]; total: number; page: number; pages: number }> {
+  async list(access: ProjectAccess, page: number): Promise<Paged<ArchiveRow>> {
     const { rows, total } = await this.repo.list(access.project.id, ARCHIVE_PAGE_SIZE, (page - 1) * ARCHIVE_PAGE_SIZE);
-    return { rows, total, page, pages: Math.max(1, Math.ceil(total / ARCHIVE_PAGE_SIZE)) };
+    return paged(rows, total, page, ARCHIVE_PAGE_SIZE);
   }
 
   async get(access: ProjectAccess, archiveId: number): Promise<ArchiveRow> {

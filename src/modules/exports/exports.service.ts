@@ -5,6 +5,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { PgBoss } from 'pg-boss';
 import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
 import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { paged, type Paged } from '../../lib/pagination.ts';
 import { BinaryCopyFields } from '../../db/binary-copy.ts';
 import { StreamedBytes } from '../../lib/memory.ts';
 import { EXPORT_FORMATS, type ExportFormat } from '../bulk/bulk-actions.ts';
@@ -52,9 +53,9 @@ export class ExportsService {
     });
   }
 
-  async list(access: ProjectAccess, page: number) {
+  async list(access: ProjectAccess, page: number): Promise<Paged<ExportRow>> {
     const { rows, total } = await this.repo.list(access.project.id, EXPORT_PAGE_SIZE, (page - 1) * EXPORT_PAGE_SIZE);
-    return { rows, total, page, pages: Math.max(1, Math.ceil(total / EXPORT_PAGE_SIZE)) };
+    return paged(rows, total, page, EXPORT_PAGE_SIZE);
   }
 
   async get(access: ProjectAccess, exportId: number): Promise<ExportRow> {

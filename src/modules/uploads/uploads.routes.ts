@@ -66,7 +66,7 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     const errorsById = await request.services.uploads.errorsOf(finishedWithErrors, ROW_ERRORS);
     return reply.render('uploads/index', {
       title: `Upload · ${access.project.name}`, access, project: access.project, section: 'uploads',
-      history, page, pageSize: HISTORY_PAGE_SIZE, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
+      history, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
       maxBytes: formatBytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
     }, status);
   }

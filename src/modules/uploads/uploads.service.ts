@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { PgBoss } from 'pg-boss';
 import { stringify } from 'csv-stringify/sync';
 import { conflict, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
+import { paged, type Paged } from '../../lib/pagination.ts';
 import { enqueueInTransaction } from '../../jobs/job.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
@@ -104,9 +105,10 @@ export class UploadsService {
     return upload;
   }
 
-  history(access: ProjectAccess, page: number, size: number) {
+  async history(access: ProjectAccess, page: number, size: number): Promise<Paged<UploadRow>> {
     if (!access.canManageTasks) throw notFound('No such project');
-    return this.repo.history(access.project.id, page, size);
+    const { rows, total } = await this.repo.history(access.project.id, page, size);
+    return paged(rows, total, page, size);
   }
 
   errors(upload: UploadRow, limit = MAX_ERROR_ROWS) {

@@ -1,0 +1,12 @@
+/** One page of a history list, with what its pager needs. */
+export interface Paged<T> {
+  rows: T[];
+  total: number;
+  page: number;
+  /** the number of pages (at least 1, so an empty list still has its page 1) */
+  pages: number;
+}
+
+export function paged<T>(rows: T[], total: number, page: number, size: number): Paged<T> {
+  return { rows, total, page, pages: Math.max(1, Math.ceil(total / size)) };
+}
