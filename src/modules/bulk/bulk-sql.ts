@@ -1,14 +1,14 @@
 import { sql } from 'kysely';
 import { preAssignee } from '../assignments/pre-assign-sql.ts';
-import type { IStage } from '../stages/stage.entity.ts';
+import type { StageInfo } from '../projects/project-access.ts';
 import type { BulkActionId, BulkParams } from './bulk-actions.ts';
 import { CLEAR_ASSIGNMENT, type ActionSql } from './bulk.repository.ts';
 
 /** What an action needs to know about the project, resolved and checked by the service. */
 export interface BulkContext {
-  label: IStage;
+  label: StageInfo;
   /** send to stage */
-  target?: IStage;
+  target?: StageInfo;
   /** assign / reserve */
   member?: { userId: number; name: string; stageIds: number[] | null };
   /** archive: the Archive record the tasks go into */
@@ -19,7 +19,7 @@ const SAVED_WORK = sql`t.assignment_status in ('saved', 'pending_finalization')`
 const ASSIGNEE_BEFORE = sql`'assignee', sel.assignee_name`;
 
 /** The state a task has after it is moved into a stage by hand. */
-const stateIn = (stage: IStage) => stage.kind === 'ground_truth'
+const stateIn = (stage: StageInfo) => stage.kind === 'ground_truth'
   ? sql`'completed'`
   : sql`case when sel.last_submitted_at is null then 'new' else 'in_progress' end`;
 

@@ -183,7 +183,7 @@ export class BulkService {
 
   /** Checks the parameters against the project (stage exists, member belongs) and loads what the SQL needs. */
   private async context(access: ProjectAccess, action: BulkActionDefinition, params: BulkParams): Promise<BulkContext> {
-    const stages = await new ProjectsService(this.em).stages(access.project);
+    const stages = access.stages;
     const label = stages.find((s) => s.kind === 'label');
     if (!label) throw new Error(`project ${access.project.id} has no Label stage`);
     const context: BulkContext = { label };

@@ -34,11 +34,8 @@ async function renderMembers(
   status = 200,
 ) {
   const { members: membersService, projects } = request.services;
-  const [members, candidates, stages] = await Promise.all([
-    membersService.list(access),
-    membersService.candidates(access),
-    projects.stages(access.project),
-  ]);
+  const [members, candidates] = await Promise.all([membersService.list(access), membersService.candidates(access)]);
+  const stages = access.stages;
   return reply.render(
     'members/index',
     {

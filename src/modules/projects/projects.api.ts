@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { ProjectParams } from './projects.schemas.ts';
 import type { IProject } from './project.entity.ts';
-import type { IStage } from '../stages/stage.entity.ts';
+import type { StageInfo } from './project-access.ts';
 
 const InputField = Type.Object({ name: Type.String(), type: Type.String(), required: Type.Boolean() });
 const OutputField = Type.Object({ name: Type.String(), type: Type.String(), options: Type.Optional(Type.Array(Type.String())) });
@@ -49,7 +49,7 @@ const toProject = (project: IProject, role: string) => ({
   outputSchema: project.outputSchema,
   createdAt: project.createdAt.toISOString(),
 });
-const toStage = (s: IStage) => ({ id: s.id, name: s.name, kind: s.kind, position: s.position, reviewPercent: s.reviewPercent });
+const toStage = (s: StageInfo) => ({ id: s.id, name: s.name, kind: s.kind, position: s.position, reviewPercent: s.reviewPercent });
 
 export default async function projectsApi(fastify: FastifyInstance) {
   const errors = { 401: ErrorResponse, 404: ErrorResponse };
@@ -84,6 +84,6 @@ export default async function projectsApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { projectId } = request.params as { projectId: number };
     const access = await request.services.projects.access(request.requireUser(), projectId);
-    return { items: (await request.services.projects.stages(access.project)).map(toStage) };
+    return { items: access.stages.map(toStage) };
   });
 }

@@ -34,7 +34,7 @@ async function renderSettings(
   status = 200,
 ) {
   const project = access.project;
-  const stages = await request.services.projects.stages(project);
+  const stages = access.stages;
   const values: Record<string, unknown> = form.values ?? {
     name: project.name,
     slug: project.slug,
@@ -109,7 +109,7 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     const user = request.requireUser();
     const { projectId } = request.params as { projectId: number };
     const access = await request.services.projects.access(user, projectId);
-    const stages = await request.services.projects.stages(access.project);
+    const stages = access.stages;
     return reply.render('projects/show', { title: access.project.name, access, project: access.project, stages, section: 'overview' });
   });
 
@@ -125,7 +125,7 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     const { projectId } = request.params as { projectId: number };
     const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
     const values = request.body as Record<string, unknown>;
-    const reviewStages = (await request.services.projects.stages(access.project)).filter((s) => s.kind === 'review');
+    const reviewStages = access.stages.filter((s) => s.kind === 'review');
     const form = parseSettingsForm(values, reviewStages);
     if (!form.ok) return renderSettings(request, reply, access, { errors: form.errors, values }, 422);
     try {

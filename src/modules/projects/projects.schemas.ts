@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { parseForm, type FieldErrors, type FormResult } from '../../lib/form.ts';
-import type { IStage } from '../stages/stage.entity.ts';
+import type { StageInfo } from './project-access.ts';
 import type { ProjectSettingsInput } from './projects.service.ts';
 
 export const ProjectParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }) });
@@ -50,7 +50,7 @@ export const reviewPercentField = (stageId: number) => `reviewPercent.${stageId}
  * The settings form, with one `reviewPercent.<stageId>` number per review stage.
  * A review stage missing from the form (added meanwhile) keeps its percentage.
  */
-export function parseSettingsForm(body: unknown, reviewStages: IStage[]): FormResult<ProjectSettingsInput> {
+export function parseSettingsForm(body: unknown, reviewStages: StageInfo[]): FormResult<ProjectSettingsInput> {
   const raw = (body ?? {}) as Record<string, unknown>;
   const form = parseForm(ProjectSettingsForm, raw);
   const errors: FieldErrors = form.ok ? {} : { ...form.errors };

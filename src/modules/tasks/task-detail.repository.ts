@@ -2,7 +2,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { AnswerSet, type IAnswerSet } from '../answers/answer-set.entity.ts';
 import { Assignment, type IAssignment } from '../assignments/assignment.entity.ts';
 import { TaskEvent, type ITaskEvent } from '../events/task-event.entity.ts';
-import { Stage, type IStage } from '../stages/stage.entity.ts';
 import { Task, type ITask } from './task.entity.ts';
 
 /**
@@ -24,10 +23,6 @@ export class TaskDetailRepository {
   /** Whether the user has (or had) any assignment on the task, in any stage and status. */
   async hasAssignment(taskId: number, userId: number): Promise<boolean> {
     return (await this.em.count(Assignment, { task: taskId, user: userId })) > 0;
-  }
-
-  stages(projectId: number): Promise<IStage[]> {
-    return this.em.find(Stage, { project: projectId }, { orderBy: { position: 'asc', id: 'asc' } });
   }
 
   /** Every assignment of the task, with its user; the caller orders them by workflow position. */

@@ -2,9 +2,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { notFound } from '../../lib/errors.ts';
 import type { IAnswerSet } from '../answers/answer-set.entity.ts';
 import type { AssignmentStatus } from '../assignments/assignment.entity.ts';
-import type { ProjectAccess } from '../projects/project-access.ts';
 import type { InputField, InputFieldType, OutputField, OutputFieldType } from '../projects/project.entity.ts';
-import type { IStage } from '../stages/stage.entity.ts';
+import type { ProjectAccess, StageInfo } from '../projects/project-access.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { TaskDetailRepository } from './task-detail.repository.ts';
 import type { AssignmentKind, ITask } from './task.entity.ts';
@@ -90,7 +89,7 @@ export interface EventView {
 
 export interface TaskView {
   task: ITask;
-  stage: IStage;
+  stage: StageInfo;
   /** the stored score without trailing zeros, or null */
   priorityScore: string | null;
   inputs: InputView[];
@@ -209,7 +208,7 @@ const ANSWER_LABELS: Record<IAnswerSet['kind'], string> = { default: 'Default / 
  * The task's answer sets in reading order: default answers first, then by workflow position of the
  * stage, kind (submission before correction), creation time and id.
  */
-export function answerSetRecords(sets: IAnswerSet[], stages: IStage[]): AnswerSetRecord[] {
+export function answerSetRecords(sets: IAnswerSet[], stages: StageInfo[]): AnswerSetRecord[] {
   const stageById = new Map(stages.map((s) => [s.id, s]));
   const position = (id: number | undefined) => (id === undefined ? -1 : (stageById.get(id)?.position ?? Number.MAX_SAFE_INTEGER));
   return [...sets]
@@ -260,9 +259,8 @@ export class TaskDetailService {
   /** The task (as `visibleTask` allows) and its answer sets in reading order, with their answers. */
   async answerSets(access: ProjectAccess, user: IUser, taskId: number): Promise<{ task: ITask; sets: AnswerSetRecord[] }> {
     const task = await this.visibleTask(access, user, taskId);
-    const stages = await this.repo.stages(access.project.id);
     const sets = await this.repo.answerSets(task.id);
-    return { task, sets: answerSetRecords(sets, stages) };
+    return { task, sets: answerSetRecords(sets, access.stages) };
   }
 
   /** Everything the read-only task view shows. */
@@ -270,7 +268,7 @@ export class TaskDetailService {
     const projectId = access.project.id;
     const task = await this.visibleTask(access, user, taskId);
 
-    const stages = await this.repo.stages(projectId);
+    const stages = access.stages;
     const assignments = await this.repo.assignments(task.id);
     const answerSets = await this.repo.answerSets(task.id);
     const events = await this.repo.latestEvents(task.id, HISTORY_LIMIT);
@@ -308,7 +306,7 @@ export class TaskDetailService {
 
     return {
       task,
-      stage: stageById.get(task.stage.id) ?? (task.stage as IStage),
+      stage: stageById.get(task.stage.id) ?? (task.stage as StageInfo),
       priorityScore: scoreText(task.priorityScore),
       inputs: inputViews(access.project.inputSchema, task.data ?? {}),
       metadata: Object.entries(task.metadata ?? {}).map(([k, v]): [string, string] => [k, typeof v === 'string' ? v : JSON.stringify(v)]),

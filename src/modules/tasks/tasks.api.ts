@@ -173,7 +173,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { taskIds, stage } = request.body as { taskIds: number[]; stage: string };
     const { access } = await managed(request);
-    const found = (await request.services.projects.stages(access.project)).find((s) => s.name === stage);
+    const found = access.stages.find((s) => s.name === stage);
     if (!found) throw unprocessable('Unknown stage', { stage });
     return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
   });

@@ -40,7 +40,7 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
       reply.header(replace ? 'HX-Replace-Url' : 'HX-Push-Url', data.canonical);
       return reply.render('tasks/_results', data, status);
     }
-    const stages = await request.services.projects.stages(access.project);
+    const stages = access.stages;
     const members = access.canManageTasks ? await request.services.taskList.memberChoices(projectId) : [];
     return reply.render('tasks/index', {
       ...data, stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES, bulkActions: BULK_ACTIONS,
