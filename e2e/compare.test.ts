@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
+import { collectErrors, launchBrowser, PASSWORD, type RunningServer, signIn, startServer, withServices } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -59,9 +59,7 @@ afterAll(async () => {
 
 it('an admin ticks answer sets on the task view, compares them, and changes the selection', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const errors = collectErrors(page);
   page.on('dialog', (d) => errors.push(`dialog: ${d.message()}`));
 
   await signIn(page, server.url, 'grace@example.org');

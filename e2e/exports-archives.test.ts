@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
+import { collectErrors, launchBrowser, PASSWORD, type RunningServer, signIn, startServer, withServices } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -33,9 +33,7 @@ afterAll(async () => {
 it('a manager exports a filtered view, archives two tasks and restores them', async () => {
   const context = await browser.newContext({ acceptDownloads: true });
   const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const errors = collectErrors(page);
   page.on('dialog', (d) => d.accept());
 
   await signIn(page, server.url, 'grace@example.org');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { launchBrowser, startServer, type RunningServer } from './helpers.ts';
+import { collectErrors, launchBrowser, type RunningServer, startServer } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -16,9 +16,7 @@ afterAll(async () => {
 
 it('a new admin sets up Tasklane, signs in and creates a project with a review stage', async () => {
   const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const errors = collectErrors(page);
 
   await page.goto(server.url);
   await expect.poll(() => page.url()).toMatch(/\/setup$/);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { launchBrowser, PASSWORD, signIn, startServer, withServices, type RunningServer } from './helpers.ts';
+import { collectErrors, launchBrowser, PASSWORD, type RunningServer, signIn, startServer, withServices } from './helpers.ts';
 
 let server: RunningServer;
 let browser: Browser;
@@ -33,9 +33,7 @@ afterAll(async () => {
 
 it('a manager filters, reloads, goes back, sets the priority of two rows and opens a task', async () => {
   const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const errors = collectErrors(page);
   const rows = page.locator('#tasks tbody tr');
   const names = () => page.locator('#tasks tbody tr td:nth-child(3) a').allInnerTexts();
 

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
-import { launchBrowser, startServer, type RunningServer } from './helpers.ts';
+import { collectErrors, launchBrowser, type RunningServer, startServer } from './helpers.ts';
 
 const servers: RunningServer[] = [];
 let browser: Browser;
@@ -32,9 +32,7 @@ afterAll(async () => {
 
 it('uploads a CSV with two bad rows from the page, watches its progress reach completed with errors, and expands the errors', async () => {
   const page = await browser.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  const errors = collectErrors(page);
   const url = servers[0].url;
 
   await page.goto(`${url}/login`);
