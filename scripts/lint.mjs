@@ -1,6 +1,7 @@
 // Project rules that the type checker cannot see. Prints each finding and exits 1 if any.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 
 const rules = [
   { dirs: ['test', 'e2e'], pattern: /\b(it|test|describe)\.(only|skip)\(/, message: 'focused or skipped test' },
@@ -32,6 +33,19 @@ for (const rule of rules) {
     }
   }
 }
+// a clean clone must run every script: no committed symlinks, no links out of the repository
+for (const line of execFileSync('git', ['ls-files', '-s'], { encoding: 'utf8' }).split('\n')) {
+  if (line.startsWith('120000 ')) {
+    findings++;
+    console.log(`${line.split('\t')[1]}: committed symlink`);
+  }
+}
+readFileSync('README.md', 'utf8').split('\n').forEach((line, i) => {
+  if (/\]\(\.\.\//.test(line)) {
+    findings++;
+    console.log(`README.md:${i + 1}: link to a file outside the repository`);
+  }
+});
 if (findings) {
   console.log(`${findings} lint finding(s)`);
   process.exit(1);
