@@ -4,6 +4,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from './config.ts';
 import { HttpError } from './lib/errors.ts';
+import { strictNumbersValidatorFactory } from './lib/strict-numbers.ts';
 import helmet, { helmetOptions } from './plugins/external/helmet.ts';
 import multipart, { multipartOptions } from './plugins/external/multipart.ts';
 import session from './plugins/external/session.ts';
@@ -48,6 +49,7 @@ export function serverOptions(config: Config): FastifyServerOptions {
     trustProxy: config.TRUST_PROXY,
     bodyLimit: 2 * 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: true, useDefaults: true, allErrors: true } },
+    schemaController: { compilersFactory: { buildValidator: strictNumbersValidatorFactory() } },
   };
 }
 
@@ -128,9 +130,12 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(auth);
   await fastify.register(viewLocals);
 
-  // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no cookies)
-  fastify.addHook('preHandler', (request, reply, done) => {
+  // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no
+  // cookies), checked before its body is validated: a forged request learns nothing but 403. A
+  // multipart form sends the token as its first field, which only its route reads (csrfFromPart).
+  fastify.addHook('preValidation', (request, reply, done) => {
     if (['GET', 'HEAD', 'OPTIONS'].includes(request.method) || request.isApi) return done();
+    if (request.routeOptions.config.csrfFromPart && request.isMultipart() && !request.headers['x-csrf-token']) return done();
     fastify.csrfProtection(request, reply, done);
   });
 

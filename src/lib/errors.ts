@@ -10,6 +10,7 @@ export class HttpError extends Error {
   }
 }
 
+export const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
 export const notFound = (what = 'Not found') => new HttpError(404, 'not_found', what);
 export const forbidden = (message = 'You may not do this') => new HttpError(403, 'forbidden', message);
 export const conflict = (message: string, details?: unknown) => new HttpError(409, 'conflict', message, details);

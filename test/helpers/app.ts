@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
 import pg from 'pg';
 import request from 'supertest';
-import { buildApp } from '../../src/app.ts';
+import appPlugin, { serverOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { cloneTemplateDatabase } from './database.ts';
 import { createServices } from '../../src/plugins/app/services.ts';
@@ -9,6 +10,8 @@ import { createServices } from '../../src/plugins/app/services.ts';
 export interface TestApp {
   app: FastifyInstance;
   databaseUrl: string;
+  /** Every route the app registered (HEAD left out), for tests that walk them all. */
+  routes: { method: string; url: string; schema?: RouteOptions['schema'] }[];
   /** Services on a fresh EntityManager, for arranging data directly. */
   services(): ReturnType<typeof createServices>;
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
@@ -19,12 +22,19 @@ export interface TestApp {
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const databaseUrl = await cloneTemplateDatabase('test');
   const config: Config = loadConfig({ LOG_LEVEL: 'silent', SESSION_SECRET: 'test-secret-test-secret-test-secret-42', LOGIN_RATE_LIMIT: '1000', ...env });
-  const app = await buildApp({ config, databaseUrl });
+  // built as buildApp() builds it, with the routes recorded on the way
+  const app = Fastify(serverOptions(config));
+  const routes: TestApp['routes'] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema });
+  });
+  await app.register(fp(appPlugin), { config, databaseUrl });
   await app.ready();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   return {
     app,
     databaseUrl,
+    routes,
     services: () => createServices(app.orm.em.fork(), app.boss),
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
     close: async () => {

@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { forbidden, unprocessable } from '../../lib/errors.ts';
-import { queryRecord } from '../tasks/task-selection.ts';
+import { heldByFilter } from '../tasks/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
-import { parseTaskFilter } from '../tasks/task-filter.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
@@ -226,7 +225,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     }
     let selection;
     if (body.taskIds) selection = { ids: body.taskIds };
-    else if (userId) selection = { filter: parseTaskFilter(queryRecord(`assignee=${userId}`)).filter, excluded: [] };
+    else if (userId) selection = { filter: heldByFilter(userId), excluded: [] };
     else throw unprocessable('Give a user (email or userId) or taskIds', { taskIds: 'required without a user' });
     const started = await request.services.bulk.start(access, user, 'release', {}, selection);
     if (started.kind === 'queued') return { changed: 0, skipped: {}, operationId: started.operation.id };

@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { queryRecord } from '../tasks/task-selection.ts';
+import { heldByFilter } from '../tasks/task-selection.ts';
+import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { describeOutcome } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { parseTaskFilter } from '../tasks/task-filter.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
@@ -183,14 +183,17 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     const { projectId } = request.params as { projectId: number };
     const access = await request.services.projects.access(user, projectId, 'manager');
     const body = request.body as Record<string, unknown>;
-    const userId = /^\d{1,18}$/.test(text(body.user)) ? Number(text(body.user)) : undefined;
-    const ids = (Array.isArray(body.ids) ? body.ids : body.ids === undefined ? [] : [body.ids]).map(String).filter((v) => /^\d{1,18}$/.test(v)).map(Number);
+    // a target that cannot be read releases nothing: the release never widens to the whole project
+    const userId = text(body.user) === '' ? null : parseId(text(body.user));
+    const ids = parseIdList(body.ids);
+    if (userId === null && text(body.user) !== '') throw unprocessable('No such user', { user: 'must be the id of a user' });
+    if (ids === null) throw unprocessable('A task id is not valid', { ids: 'must be task ids' });
     const back = `/projects/${projectId}/reservations${userId && ids.length ? `?user=${userId}` : ''}`;
     if (!ids.length && !userId) {
       reply.flash('error', 'Choose whose tasks to release.');
       return reply.redirect(back, 303);
     }
-    const selection = ids.length ? { ids } : { filter: parseTaskFilter(queryRecord(`assignee=${userId}`)).filter, excluded: [] };
+    const selection = ids.length ? { ids } : { filter: heldByFilter(userId!), excluded: [] };
     const started = await request.services.bulk.start(access, user, 'release', {}, selection);
     if (started.kind === 'queued') return reply.redirect(`/projects/${projectId}/bulk/${started.operation.id}`, 303);
     const summary = describeOutcome(started.outcome.changed, started.outcome.skipped);

@@ -1,5 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import { unprocessable } from '../../lib/errors.ts';
+import { parseIdList } from '../../lib/strict-numbers.ts';
 import { canonicalQuery, parseTaskFilter, type TaskFilter } from './task-filter.ts';
 import { taskWhere } from './task-list.repository.ts';
 
@@ -43,10 +44,18 @@ export function queryRecord(query: string): Record<string, string[]> {
   return record;
 }
 
-/** The ids of a form field that may hold one value or many; anything else is dropped. */
+/** The ids of a form field; a value that is not an id refuses the whole action (422), never drops out of it. */
 export function idList(value: unknown): number[] {
-  return (Array.isArray(value) ? value : value === undefined ? [] : [value])
-    .map(String).filter((v) => /^\d{1,18}$/.test(v)).map(Number);
+  const ids = parseIdList(value);
+  if (!ids) throw unprocessable('A selected task id is not valid. Reload the page and try again.', { ids: 'must be task ids' });
+  return ids;
+}
+
+/** The tasks a user holds, as a filter; a user the filter cannot name is refused (422), never dropped. */
+export function heldByFilter(userId: number): TaskFilter {
+  const { filter, errors } = parseTaskFilter(queryRecord(`assignee=${userId}`));
+  if (errors.assignee || filter.assignee !== userId) throw unprocessable('No such user', { userId: 'must be the id of a user' });
+  return filter;
 }
 
 /** A selection from the task list's bulk form: `scope=all` + `filter` (+ `excluded`), or ticked `ids`. */

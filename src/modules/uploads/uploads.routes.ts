@@ -5,7 +5,7 @@ import type { FieldErrors } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { FormBody } from '../../lib/form.ts';
-import { HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
+import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
 import { formatBytes, RUNNING_STATUSES, SWEEP_UPLOADS_JOB } from './uploads.service.ts';
 import type { UploadRow } from './uploads.repository.ts';
 
@@ -31,10 +31,15 @@ export async function receiveUpload(request: FastifyRequest, access: ProjectAcce
     file.file.resume();
     throw err;
   }
-  return request.services.uploads.receive(
-    access, request.requireUser(), { fileName: file.filename, contentType: file.mimetype, stream: file.file },
-    options, request.server.boss, maxBytes, () => parts.rest(),
-  );
+  try {
+    return await request.services.uploads.receive(
+      access, request.requireUser(), { fileName: file.filename, contentType: file.mimetype, stream: file.file },
+      options, request.server.boss, maxBytes, () => parts.rest(),
+    );
+  } catch (err) {
+    // the file stream itself failed: the body was cut off or malformed
+    throw err === file.file.errored ? asMultipartError(err) : err;
+  }
 }
 
 /** Streams the failed rows of an upload as a download. */
@@ -78,15 +83,17 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
   });
 
   fastify.post('/projects/:projectId/uploads', {
-    schema: { params: ProjectParams },
+    schema: { params: ProjectParams, querystring: HistoryQuery },
     // a form without JavaScript sends its CSRF token as the first multipart field
-    preValidation: async (request) => {
-      if (request.isMultipart() && !request.headers['x-csrf-token']) {
-        const parts = new UploadParts(request);
-        request.uploadParts = parts;
-        const token = await parts.peekCsrf();
-        if (token) request.body = { _csrf: token };
-      }
+    config: { csrfFromPart: true },
+    preValidation: (request, reply, done) => {
+      if (!request.isMultipart() || request.headers['x-csrf-token']) return done();
+      const parts = new UploadParts(request);
+      request.uploadParts = parts;
+      parts.peekCsrf().then((token) => {
+        request.body = { _csrf: token };
+        fastify.csrfProtection(request, reply, done); // answers 403 itself
+      }, done);
     },
   }, async (request, reply) => {
     const { projectId } = request.params as { projectId: number };

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { Type } from 'typebox';
-import { unprocessable } from '../../lib/errors.ts';
+import { badRequest, unprocessable } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors } from '../../lib/form.ts';
 import { parseScore } from './upload-rows.ts';
 import type { UploadDefaults } from './uploads.service.ts';
@@ -40,6 +40,16 @@ export function parseUploadOptions(fields: Record<string, string>): { ok: true; 
 type Part = MultipartFile | MultipartValue;
 
 /**
+ * An error while reading a multipart body. Limits come with their status (413); anything else
+ * the parser raises (no boundary, a boundary that never comes, a cut-off body) is the client's
+ * request: 400 with a clear message, never a 500.
+ */
+export function asMultipartError(err: unknown): unknown {
+  if ((err as { statusCode?: number }).statusCode) return err;
+  return badRequest('The request is not readable multipart/form-data (a missing or wrong boundary, or a cut-off body). Send the file again.');
+}
+
+/**
  * Reads a multipart upload part by part (the file is never buffered). A browser form sends its
  * CSRF token as the first field: `peekCsrf` reads it before the CSRF check runs.
  */
@@ -54,8 +64,12 @@ export class UploadParts {
 
   private async next(): Promise<Part | null> {
     if (this.buffered.length) return this.buffered.shift()!;
-    const next = await this.iterator.next();
-    return next.done ? null : next.value;
+    try {
+      const next = await this.iterator.next();
+      return next.done ? null : next.value;
+    } catch (err) {
+      throw asMultipartError(err);
+    }
   }
 
   /** The `_csrf` field when it comes first; any other part is kept for later. */

@@ -82,3 +82,10 @@ export default fp(
   },
   { name: 'auth', dependencies: ['orm', 'services'] },
 );
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route reads the CSRF token from the first field of its multipart body itself. */
+    csrfFromPart?: boolean;
+  }
+}
