@@ -27,5 +27,20 @@ export const OwnPasswordForm = Type.Object({
 
 /** Only same-site paths may be redirect targets after login. */
 export function safeNext(next: string | undefined): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/projects';
+  // Browsers drop tabs and newlines from URLs and read `\` as `/`, so `/\t/evil` means `//evil`.
+  // Remove what they would ignore, resolve against a stand-in origin of our own, and accept only
+  // a path that stays on it; the redirect then carries the re-serialised (encoded) path.
+  const fallback = '/projects';
+  if (!next) return fallback;
+  const cleaned = next.replace(/[\u0000-\u001f\u007f]/g, '');
+  if (!cleaned.startsWith('/')) return fallback;
+  const origin = 'http://tasklane.invalid';
+  let url: URL;
+  try {
+    url = new URL(cleaned, origin);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== origin || /^[/\\]{2}/.test(cleaned)) return fallback;
+  return `${url.pathname}${url.search}${url.hash}`;
 }
