@@ -92,6 +92,8 @@ describe('compare answers: page and API', () => {
       stages.Label,
       member.id,
     ]);
+    // the member now holds the task in review too: a member reads a task only while holding it
+    await t.sql(`insert into assignments (task_id, stage_id, user_id, status, kind) values ($1, $2, $3, 'assigned', 'manual')`, [taskId, stages.Review_1, member.id]);
     // inserted newest first: the page orders by kind and workflow, not by id
     const managerSet = await insertSet({
       task: taskId, kind: 'correction', stage: stages.Review_1, user: manager.id, version: 2, createdAt: '2026-09-03T10:00:00Z',
@@ -212,7 +214,7 @@ describe('compare answers: page and API', () => {
     expect((await adminClient.get(`/projects/${projectId}/tasks/abc/compare?sets=1,2`)).status).toBe(422);
   });
 
-  it('follows the task view access rule: members only for tasks they worked on, 404 otherwise', async () => {
+  it('follows the task view access rule: members only for tasks they hold, 404 otherwise', async () => {
     const query = `sets=${[sets.model, sets.member].sort((a, b) => a - b).join(',')}`;
     expect((await memberClient.get(comparePath(query))).status).toBe(200);
     const manager = await loggedIn(t, 'manager@example.org');

@@ -20,9 +20,10 @@ export class TaskDetailRepository {
     );
   }
 
-  /** Whether the user has (or had) any assignment on the task, in any stage and status. */
-  async hasAssignment(taskId: number, userId: number): Promise<boolean> {
-    return (await this.em.count(Assignment, { task: taskId, user: userId })) > 0;
+  /** Whether the user holds the task now: an open assignment or reservation in its current stage. */
+  async holdsTask(taskId: number, stageId: number, userId: number): Promise<boolean> {
+    const open = ['assigned', 'saved', 'pending_finalization', 'skipped'] as const;
+    return (await this.em.count(Assignment, { task: taskId, stage: stageId, user: userId, status: { $in: [...open] } })) > 0;
   }
 
   /** Every assignment of the task, with its user; the caller orders them by workflow position. */

@@ -244,22 +244,24 @@ export class TaskDetailService {
 
   /**
    * The task as `user` may see it through `access`, or 404: admins and managers see every live
-   * task of the project; members only tasks assigned or reserved to them, or that they worked on.
+   * task of the project; members only while it is assigned or reserved to them in its current
+   * stage (an earlier holder, such as the labeler of a task now in review, no longer sees it).
+   * The page, the answers, the comparison and the history all load the task through here.
    */
   async visibleTask(access: ProjectAccess, user: IUser, taskId: number): Promise<ITask> {
     if (!Number.isSafeInteger(taskId) || taskId <= 0) throw notFound('No such task');
     const task = await this.repo.findLiveTask(access.project.id, taskId);
     if (!task) throw notFound('No such task');
-    if (!access.canManageTasks && task.assignee?.id !== user.id && !(await this.repo.hasAssignment(task.id, user.id))) {
+    if (!access.canManageTasks && task.assignee?.id !== user.id && !(await this.repo.holdsTask(task.id, task.stage.id, user.id))) {
       throw notFound('No such task');
     }
     return task;
   }
 
-  /** The task (as `visibleTask` allows) and its answer sets in reading order, with their answers. */
+  /** The task (as `visibleTask` allows) and the answer sets the user may read, in reading order. */
   async answerSets(access: ProjectAccess, user: IUser, taskId: number): Promise<{ task: ITask; sets: AnswerSetRecord[] }> {
     const task = await this.visibleTask(access, user, taskId);
-    const sets = await this.repo.answerSets(task.id);
+    const sets = readableSets(access, user, await this.repo.answerSets(task.id));
     return { task, sets: answerSetRecords(sets, access.stages) };
   }
 
@@ -270,7 +272,7 @@ export class TaskDetailService {
 
     const stages = access.stages;
     const assignments = await this.repo.assignments(task.id);
-    const answerSets = await this.repo.answerSets(task.id);
+    const answerSets = readableSets(access, user, await this.repo.answerSets(task.id));
     const events = await this.repo.latestEvents(task.id, HISTORY_LIMIT);
     const eventTotal = events.length < HISTORY_LIMIT ? events.length : await this.repo.countEvents(task.id);
 
@@ -325,4 +327,13 @@ export class TaskDetailService {
       eventTotal,
     };
   }
+}
+
+/**
+ * An unsubmitted draft is read by its author and the project's admins and managers only; a
+ * member holding the task reads the defaults and the submitted work of every stage.
+ */
+function readableSets(access: ProjectAccess, user: IUser, sets: IAnswerSet[]): IAnswerSet[] {
+  if (access.canManageTasks) return sets;
+  return sets.filter((set) => set.kind === 'default' || set.submitted || set.user?.id === user.id);
 }
