@@ -122,12 +122,12 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(formbody);
   await fastify.register(multipart, multipartOptions(config.UPLOAD_MAX_BYTES));
   await fastify.register(rateLimit, { global: false });
-  await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://') });
+  await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://'), maxAgeSeconds: config.SESSION_MAX_HOURS * 3600 });
   await fastify.register(view, viewOptions);
   await fastify.register(statics);
   await fastify.register(swagger);
   await fastify.register(htmx);
-  await fastify.register(auth);
+  await fastify.register(auth, { idleMinutes: config.SESSION_IDLE_MINUTES, absoluteMinutes: config.SESSION_MAX_HOURS * 60 });
   await fastify.register(viewLocals);
 
   // every state-changing browser request carries the CSRF token (API calls use bearer tokens, no

@@ -18,6 +18,10 @@ const ConfigSchema = Type.Object({
     [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
     { default: 'info' },
   ),
+  /** A session ends after this many minutes without a request (OWASP ASVS level 2: 30). */
+  SESSION_IDLE_MINUTES: Type.Integer({ minimum: 1, maximum: 7 * 24 * 60, default: 30 }),
+  /** A session ends this many hours after sign-in, however active (ASVS level 2: 12). */
+  SESSION_MAX_HOURS: Type.Integer({ minimum: 1, maximum: 24 * 90, default: 12 }),
   /** Failed login attempts allowed per client address and minute. */
   LOGIN_RATE_LIMIT: Type.Integer({ minimum: 1, default: 10 }),
   /** Run background job workers (uploads, exports, bulk actions, archiving) in this process. */

@@ -9,6 +9,7 @@ import { Migration20261122130000_queues } from '../../migrations/Migration202611
 import { Migration20261122140000_archives_exports } from '../../migrations/Migration20261122140000_archives_exports.ts';
 import { Migration20261122150000_csv_safe } from '../../migrations/Migration20261122150000_csv_safe.ts';
 import { Migration20261122160000_live_name_search } from '../../migrations/Migration20261122160000_live_name_search.ts';
+import { Migration20261202110000_sessions } from '../../migrations/Migration20261202110000_sessions.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -40,6 +41,7 @@ const migrationsList = [
   { name: 'Migration20261122140000_archives_exports', class: Migration20261122140000_archives_exports },
   { name: 'Migration20261122150000_csv_safe', class: Migration20261122150000_csv_safe },
   { name: 'Migration20261122160000_live_name_search', class: Migration20261122160000_live_name_search },
+  { name: 'Migration20261202110000_sessions', class: Migration20261202110000_sessions },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

@@ -1,30 +1,58 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { HttpError, notFound } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import { OwnPasswordForm } from './users.schemas.ts';
+
+const SessionParams = Type.Object({ sessionId: Type.Integer({ minimum: 1 }) });
+
+async function renderAccount(request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown> = {}, status = 200) {
+  const user = request.requireUser();
+  const sessions = await request.services.sessions.list(user, request.server.sessionPolicy);
+  return reply.render('account/show', { title: 'Your account', sessions, currentSessionId: request.sessionId, sessionPolicy: request.server.sessionPolicy, ...data }, status);
+}
 
 
 /** /account: the signed-in user's own profile and password. */
 export default async function accountRoutes(fastify: FastifyInstance) {
   fastify.get('/account', async (request, reply) => {
-    request.requireUser();
-    return reply.render('account/show', { title: 'Your account' });
+    return renderAccount(request, reply);
+  });
+
+  // ── the signed-in browsers: list them, end one, end all others ──────────────────────────
+  fastify.post('/account/sessions/:sessionId/deletion', { schema: { params: SessionParams, body: FormBody } }, async (request, reply) => {
+    const user = request.requireUser();
+    const { sessionId } = request.params as { sessionId: number };
+    if (sessionId === request.sessionId) {
+      await request.signOut();
+      return reply.redirect('/login', 303);
+    }
+    const ended = await request.services.sessions.repo.end(user.id, sessionId);
+    if (!ended) throw notFound('No such session');
+    reply.flash('success', 'That session is signed out.');
+    return reply.redirect('/account#sessions', 303);
+  });
+
+  fastify.post('/account/sessions/deletion', { schema: { body: FormBody } }, async (request, reply) => {
+    const user = request.requireUser();
+    const ended = await request.services.sessions.repo.endOthers(user.id, request.sessionId!);
+    reply.flash('success', ended === 1 ? 'Signed out of 1 other session.' : `Signed out of ${ended} other sessions.`);
+    return reply.redirect('/account#sessions', 303);
   });
 
   fastify.post('/account/password', { schema: { body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
     const form = parseForm(OwnPasswordForm, request.body);
-    if (!form.ok) return reply.render('account/show', { title: 'Your account', errors: form.errors }, 422);
+    if (!form.ok) return renderAccount(request, reply, { errors: form.errors }, 422);
     try {
       await request.services.users.changeOwnPassword(user, form.value.currentPassword, form.value.password);
     } catch (err) {
       if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
       const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : {};
-      return reply.render('account/show', { title: 'Your account', errors: details, pageError: Object.keys(details).length ? undefined : err.message }, 422);
+      return renderAccount(request, reply, { errors: details, pageError: Object.keys(details).length ? undefined : err.message }, 422);
     }
-    // the session version moved on: other sessions end, this browser stays signed in
-    request.session.set('sv', user.sessionVersion);
+    // the password change ended every session; this browser's is kept
+    await request.services.sessions.repo.keepOnly(user.id, request.sessionId!, user.sessionVersion);
     reply.flash('success', 'Your password is changed. You were signed out everywhere else.');
     return reply.redirect('/account', 303);
   });

@@ -1,16 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { parseForm, FormBody } from '../../lib/form.ts';
-import type { IUser } from './user.entity.ts';
 import { InviteForm, LoginForm, SetupForm, safeNext } from './users.schemas.ts';
 
-
-function signIn(request: FastifyRequest, user: IUser) {
-  request.session.regenerate();
-  request.session.set('uid', user.id);
-  request.session.set('sv', user.sessionVersion);
-}
 
 export default async function authRoutes(fastify: FastifyInstance, opts: { loginRateLimit: number }) {
   fastify.get('/', async (request, reply) => reply.redirect(request.user ? '/projects' : '/login'));
@@ -26,7 +19,7 @@ export default async function authRoutes(fastify: FastifyInstance, opts: { login
     if (!form.ok) return reply.render('auth/setup', { title: 'Set up', errors: form.errors, values: request.body }, 422);
     try {
       const user = await request.services.users.createFirstAdmin(form.value);
-      signIn(request, user);
+      await request.signIn(user);
       reply.flash('success', 'Welcome to Tasklane. Create your first project.');
       return reply.redirect('/projects', 303);
     } catch (err) {
@@ -57,13 +50,13 @@ export default async function authRoutes(fastify: FastifyInstance, opts: { login
         // one answer for unknown users and wrong passwords
         return reply.render('auth/login', { title: 'Sign in', error: 'Email or password is not right.', values, next }, 401);
       }
-      signIn(request, user);
+      await request.signIn(user);
       return reply.redirect(safeNext(form.value.next), 303);
     },
   );
 
   fastify.post('/logout', async (request, reply) => {
-    request.session.delete();
+    await request.signOut();
     return reply.redirect('/login', 303);
   });
 
@@ -83,7 +76,7 @@ export default async function authRoutes(fastify: FastifyInstance, opts: { login
     const form = parseForm(InviteForm, request.body);
     if (!form.ok) return reply.render('auth/invite', { title: 'Accept invite', invitee, token, errors: form.errors }, 422);
     const user = await request.services.users.acceptInvite(token, form.value.password);
-    signIn(request, user);
+    await request.signIn(user);
     reply.flash('success', 'Your password is set. Welcome to Tasklane.');
     return reply.redirect('/projects', 303);
   });

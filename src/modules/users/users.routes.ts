@@ -27,8 +27,8 @@ function formFailure(err: unknown): { errors: FieldErrors; pageError?: string } 
 }
 
 /** A change to your own password or status bumps your session version: keep this browser signed in. */
-function keepSignedIn(request: FastifyRequest, actor: IUser, target: IUser) {
-  if (actor.id === target.id) request.session.set('sv', target.sessionVersion);
+async function keepSignedIn(request: FastifyRequest, actor: IUser, target: IUser) {
+  if (actor.id === target.id && request.sessionId) await request.services.sessions.repo.keepOnly(actor.id, request.sessionId, target.sessionVersion);
 }
 
 function renderEdit(reply: FastifyReply, target: IUser, data: Record<string, unknown> = {}, status = 200) {
@@ -133,7 +133,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
       if (!failure) throw err;
       return renderEdit(reply, target, { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
     }
-    keepSignedIn(request, actor, target);
+    await keepSignedIn(request, actor, target);
     reply.flash('success', active ? `${target.name} is active again and can sign in.` : `${target.name} is deactivated and has been signed out.`);
     return reply.redirect(`/admin/users/${userId}`, 303);
   }

@@ -2,28 +2,37 @@ import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { notFound, unauthorized } from '../../lib/errors.ts';
 import type { IUser } from '../../modules/users/user.entity.ts';
+import type { SessionPolicy } from '../../modules/sessions/sessions.service.ts';
 
 interface SessionData {
-  uid?: number;
-  /** users.session_version at login: a password reset or deactivation ends older sessions */
-  sv?: number;
+  /** the token of a row in `sessions` (stored there hashed): the database decides if it still counts */
+  sid?: string;
   flash?: { kind: 'success' | 'error' | 'info'; message: string };
   _csrf?: string;
 }
 
 declare module '@fastify/secure-session' {
   interface SessionData {
-    uid?: number;
-    sv?: number;
+    sid?: string;
     flash?: { kind: 'success' | 'error' | 'info'; message: string };
     _csrf?: string;
   }
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** How long sessions live (from the configuration). */
+    sessionPolicy: SessionPolicy;
+  }
   interface FastifyRequest {
     /** The signed-in user, reloaded from the database on every request (roles are never cached). */
     user: IUser | null;
+    /** The `sessions` row of a signed-in browser. */
+    sessionId: number | null;
+    /** Starts a server-side session for the user in this browser (a fresh cookie). */
+    signIn(user: IUser): Promise<void>;
+    /** Ends this browser's session in the database and clears the cookie. */
+    signOut(): Promise<void>;
     /** The signed-in user, or a 401 (pages redirect to the login form). */
     requireUser(): IUser;
     /** An instance admin, or 404. */
@@ -40,10 +49,26 @@ export function isApiPath(url: string): boolean {
 const SETUP_FREE = /^\/(setup|healthz|readyz|static|vendor|favicon|api\/docs)/;
 
 export default fp(
-  async function auth(fastify) {
+  async function auth(fastify, policy: SessionPolicy) {
     let setupDone = false;
+    type Session = { get<K extends keyof SessionData>(k: K): SessionData[K]; set<K extends keyof SessionData>(k: K, v: SessionData[K]): void; delete(): void; regenerate(): void };
+    const sessionOf = (request: FastifyRequest) => request.session as unknown as Session;
 
+    fastify.decorate('sessionPolicy', policy);
     fastify.decorateRequest('user', null);
+    fastify.decorateRequest('sessionId', null);
+    fastify.decorateRequest('signIn', async function (this: FastifyRequest, user: IUser) {
+      const token = await this.services.sessions.open(user, policy, { userAgent: this.headers['user-agent'], ip: this.ip });
+      const session = sessionOf(this);
+      session.regenerate();
+      session.set('sid', token);
+    });
+    fastify.decorateRequest('signOut', async function (this: FastifyRequest) {
+      const session = sessionOf(this);
+      const token = session.get('sid');
+      if (token) await this.services.sessions.close(token);
+      session.delete();
+    });
     fastify.decorateRequest('isApi', false);
     fastify.decorateRequest('requireUser', function (this: FastifyRequest) {
       if (!this.user) throw unauthorized();
@@ -71,12 +96,16 @@ export default fp(
         }
       }
 
-      const session = request.session as unknown as { get<K extends keyof SessionData>(k: K): SessionData[K]; delete(): void };
-      const uid = session.get('uid');
-      if (uid) {
-        const user = await request.services.users.users.findById(uid);
-        if (user && user.active && user.sessionVersion === session.get('sv')) request.user = user;
-        else session.delete();
+      const session = sessionOf(request);
+      const token = session.get('sid');
+      if (token) {
+        const found = await request.services.sessions.resume(token, policy);
+        if (found) {
+          request.user = found.user;
+          request.sessionId = found.sessionId;
+        } else {
+          session.delete();
+        }
       }
     });
   },

@@ -9,6 +9,7 @@ import { MembersService } from '../../modules/members/members.service.ts';
 import { ProjectsService } from '../../modules/projects/projects.service.ts';
 import { SecretsService } from '../../modules/system/secrets.service.ts';
 import { UsersService } from '../../modules/users/users.service.ts';
+import { SessionsService } from '../../modules/sessions/sessions.service.ts';
 import { TaskDetailService } from '../../modules/tasks/task-detail.service.ts';
 import { TaskListRepository } from '../../modules/tasks/task-list.repository.ts';
 import { TaskApiRepository } from '../../modules/tasks/task-api.repository.ts';
@@ -25,6 +26,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
   const bulk = new BulkService(em, boss);
   return {
     users: new UsersService(em),
+    sessions: new SessionsService(em),
     apiTokens: new ApiTokensService(em),
     projects: new ProjectsService(em),
     members: new MembersService(em),
