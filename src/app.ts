@@ -118,7 +118,11 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(jobs, { config });
 
   const secret = config.SESSION_SECRET ?? (await new SecretsService(fastify.orm.em.fork()).getOrCreate('session'));
-  await fastify.register(helmet, helmetOptions);
+  await fastify.register(helmet, helmetOptions(config.PUBLIC_URL));
+  // what a signed-in user or an API client is shown is theirs: no browser or proxy keeps a copy
+  fastify.addHook('onSend', async (request, reply) => {
+    if ((request.user || request.isApi) && !reply.hasHeader('cache-control')) reply.header('Cache-Control', 'no-store');
+  });
   await fastify.register(formbody);
   await fastify.register(multipart, multipartOptions(config.UPLOAD_MAX_BYTES));
   await fastify.register(rateLimit, { global: false });
@@ -141,8 +145,8 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
 
   await fastify.register(healthRoutes);
   await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
-  await fastify.register(usersRoutes);
-  await fastify.register(accountRoutes);
+  await fastify.register(usersRoutes, { publicUrl: config.PUBLIC_URL });
+  await fastify.register(accountRoutes, { passwordRateLimit: config.LOGIN_RATE_LIMIT });
   await fastify.register(apiTokensRoutes);
   await fastify.register(projectsRoutes);
   await fastify.register(membersRoutes);

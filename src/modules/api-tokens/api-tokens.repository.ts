@@ -22,4 +22,9 @@ export class ApiTokensRepository {
   async touch(tokenId: number): Promise<void> {
     await this.em.getConnection().execute('update api_tokens set last_used_at = now() where id = ?', [tokenId]);
   }
+
+  /** A deactivated user's tokens are revoked for good: reactivating the user brings none back. */
+  async revokeAllOf(userId: number): Promise<void> {
+    await this.em.getConnection().execute('update api_tokens set revoked_at = now() where user_id = ? and revoked_at is null', [userId]);
+  }
 }

@@ -14,7 +14,7 @@ async function renderAccount(request: FastifyRequest, reply: FastifyReply, data:
 
 
 /** /account: the signed-in user's own profile and password. */
-export default async function accountRoutes(fastify: FastifyInstance) {
+export default async function accountRoutes(fastify: FastifyInstance, opts: { passwordRateLimit: number }) {
   fastify.get('/account', async (request, reply) => {
     return renderAccount(request, reply);
   });
@@ -40,7 +40,11 @@ export default async function accountRoutes(fastify: FastifyInstance) {
     return reply.redirect('/account#sessions', 303);
   });
 
-  fastify.post('/account/password', { schema: { body: FormBody } }, async (request, reply) => {
+  // the current-password check is a password guess like a sign-in: limited the same way
+  fastify.post('/account/password', {
+    schema: { body: FormBody },
+    config: { rateLimit: { max: opts.passwordRateLimit, timeWindow: '1 minute' } },
+  }, async (request, reply) => {
     const user = request.requireUser();
     const form = parseForm(OwnPasswordForm, request.body);
     if (!form.ok) return renderAccount(request, reply, { errors: form.errors }, 422);

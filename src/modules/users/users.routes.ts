@@ -9,13 +9,20 @@ const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
 
 /** What an admin sees right after an invite link was issued: shown on this one page, never again. */
 interface InviteNotice {
-  url: string;
+  /** the absolute link, or null when PUBLIC_URL is not set */
+  url: string | null;
+  path: string;
   expiresAt: Date | null;
 }
 
-/** The absolute link for an invite, for the admin to copy and send. */
-function inviteNotice(request: FastifyRequest, user: IUser, token: string): InviteNotice {
-  return { url: `${request.protocol}://${request.host}/invite/${token}`, expiresAt: user.inviteExpiresAt ?? null };
+/**
+ * The link for an invite, for the admin to copy and send. It is built from PUBLIC_URL only: the
+ * request's Host header is the client's to choose, and a forged one would send the invitee
+ * (and the token) elsewhere.
+ */
+function inviteNotice(publicUrl: string | undefined, user: IUser, token: string): InviteNotice {
+  const path = `/invite/${token}`;
+  return { url: publicUrl ? new URL(path, publicUrl).href : null, path, expiresAt: user.inviteExpiresAt ?? null };
 }
 
 /** A 422 from the service becomes field errors when it names fields, else a message on the page. */
@@ -40,7 +47,7 @@ function renderEdit(reply: FastifyReply, target: IUser, data: Record<string, unk
 }
 
 /** Instance administration of user accounts. Everything here answers 404 to non-admins. */
-export default async function usersRoutes(fastify: FastifyInstance) {
+export default async function usersRoutes(fastify: FastifyInstance, opts: { publicUrl?: string }) {
   fastify.get('/admin/users', async (request, reply) => {
     request.requireInstanceAdmin();
     const users = await request.services.users.users.list();
@@ -68,7 +75,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
     const { user, inviteToken } = created;
     if (inviteToken) {
       // the link is shown on this response only: not in a flash cookie, not in a URL
-      return renderEdit(reply, user, { invite: inviteNotice(request, user, inviteToken), created: true }, 201);
+      return renderEdit(reply, user, { invite: inviteNotice(opts.publicUrl, user, inviteToken), created: true }, 201);
     }
     reply.flash('success', `${user.name} can now sign in with the password you set.`);
     return reply.redirect(`/admin/users/${user.id}`, 303);
@@ -108,7 +115,7 @@ export default async function usersRoutes(fastify: FastifyInstance) {
     if (!form.ok) return renderEdit(reply, target, { passwordErrors: form.errors }, 422);
     const { user, inviteToken } = await request.services.users.resetPassword(userId, form.value.password);
     if (inviteToken) {
-      return renderEdit(reply, user, { invite: inviteNotice(request, user, inviteToken) });
+      return renderEdit(reply, user, { invite: inviteNotice(opts.publicUrl, user, inviteToken) });
     }
     reply.flash('success', `Password changed. ${user.name} has been signed out everywhere.`);
     return reply.redirect(`/admin/users/${userId}`, 303);

@@ -1,3 +1,4 @@
+import { ApiTokensRepository } from '../api-tokens/api-tokens.repository.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, unprocessable } from '../../lib/errors.ts';
 import { hashPassword, newToken, sha256, verifyPassword } from '../../lib/secrets.ts';
@@ -92,6 +93,7 @@ export class UsersService {
     user.active = active;
     user.sessionVersion += 1;
     await this.em.flush();
+    if (!active) await new ApiTokensRepository(this.em).revokeAllOf(user.id);
     return user;
   }
 

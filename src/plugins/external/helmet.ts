@@ -1,7 +1,7 @@
 import helmet from '@fastify/helmet';
 
 /** Only same-origin scripts and styles. Task images may come from any http(s) host: the browser loads them, never the server. */
-export const helmetOptions = {
+export const helmetOptions = (publicUrl: string | undefined) => ({
   contentSecurityPolicy: {
     directives: {
       defaultSrc: ["'self'"],
@@ -17,9 +17,10 @@ export const helmetOptions = {
       upgradeInsecureRequests: null,
     },
   },
-  // no HSTS by default: on-prem installs often serve plain HTTP inside a private network
-  hsts: false,
+  // HSTS only when the configured address is https: on-prem installs often serve plain HTTP
+  // inside a private network, and a pinned https there would lock users out
+  hsts: (publicUrl ?? '').startsWith('https://') ? { maxAge: 365 * 24 * 3600, includeSubDomains: false } : false,
   crossOriginEmbedderPolicy: false,
-};
+});
 
 export default helmet;
