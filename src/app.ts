@@ -100,7 +100,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
     }
     if (status === 401) return reply.redirect('/login', 303);
     try {
-      return await reply.render('errors/error', { status, message, title: status === 404 ? 'Not found' : 'Error' }, status);
+      // a refusal inside a project keeps a way back to it
+      const projectId = status === 403 ? /^\/projects\/(\d+)(?:[/?]|$)/.exec(request.url)?.[1] : undefined;
+      const title = status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Error';
+      return await reply.render('errors/error', { status, message, title, projectHref: projectId ? `/projects/${projectId}` : null }, status);
     } catch (renderError) {
       request.log.error({ err: renderError }, 'error page failed to render');
       return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal error' : message);

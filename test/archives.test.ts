@@ -84,7 +84,7 @@ describe('Archives', () => {
     expect(page.text).toContain('Ada Admin');
     expect(page.text).toContain('Bad frames');
     expect(page.text).toMatch(/<td class="num">2<\/td>/);
-    expect((await member.get(`/projects/${projectId}/archives`)).status).toBe(404);
+    expect((await member.get(`/projects/${projectId}/archives`)).status).toBe(403);
   });
 
   it('downloads archived tasks in the upload format (CSV and JSON)', async () => {
@@ -103,7 +103,7 @@ describe('Archives', () => {
       name: 'a-1', image: 'https://example.org/1.jpg', caption: 'x, "y"', priority: 1, priority_score: '0.5', client_batch_id: 'batch-a', 'metadata.camera': 'front', output_label: 'bus',
     });
     expect((await admin.get(`/projects/${projectId}/archives/999999/download`)).status).toBe(404);
-    expect((await member.get(`/projects/${projectId}/archives/${archive.id}/download`)).status).toBe(404);
+    expect((await member.get(`/projects/${projectId}/archives/${archive.id}/download`)).status).toBe(403);
   });
 
   it('an archive download uploads into an empty project as the same tasks (CSV and JSON)', async () => {

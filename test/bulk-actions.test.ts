@@ -267,7 +267,7 @@ describe('Bulk actions on the task list', () => {
       expect(widget.text).not.toContain('every 1s');
       expect(widget.headers['hx-trigger']).toBe('tasks-changed');
       // members cannot see it
-      expect((await member.get(`/projects/${projectId}/bulk/${op.id}`)).status).toBe(404);
+      expect((await member.get(`/projects/${projectId}/bulk/${op.id}`)).status).toBe(403);
     });
 
     it('without JavaScript redirects to a self-refreshing progress page', async () => {

@@ -154,14 +154,14 @@ describe('Exports', () => {
     expect(res.text).not.toContain('every 2s'); // nothing running: no polling
   });
 
-  it('refuses members: 404 for the page, starting and downloading', async () => {
+  it('refuses members: 403 naming the role for the page, starting and downloading', async () => {
     const [{ id }] = await t.sql<{ id: string }>('select max(id) as id from exports');
-    expect((await member.get(`/projects/${projectId}/exports`)).status).toBe(404);
-    expect((await member.get(`/projects/${projectId}/exports/${id}/download`)).status).toBe(404);
+    expect((await member.get(`/projects/${projectId}/exports`)).status).toBe(403);
+    expect((await member.get(`/projects/${projectId}/exports/${id}/download`)).status).toBe(403);
     const page = await member.get(`/projects/${projectId}/tasks`);
     const res = await member.post(`/projects/${projectId}/exports`).type('form')
       .send(new URLSearchParams({ _csrf: csrfFrom(page.text), scope: 'all', filter: '', format: 'csv' }).toString());
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(403);
   });
 
   it('works through the API, and validates', async () => {

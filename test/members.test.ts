@@ -73,7 +73,7 @@ describe('project members', () => {
     expect((await lenaClient.get(`/projects/${projectId}`)).status).toBe(200);
     const ruiClient = await loggedIn(t, 'rui@example.org');
     expect((await ruiClient.get(`/projects/${projectId}`)).status).toBe(200);
-    expect((await ruiClient.get(membersPage())).status).toBe(404);
+    expect((await ruiClient.get(membersPage())).status).toBe(403);
   });
 
   it('re-renders the form with 422 for an unknown or inactive email, an existing member, or a bad role, adding nobody', async () => {

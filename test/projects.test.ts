@@ -72,20 +72,20 @@ describe('projects: creation, access, settings, stages and schema', () => {
     expect(page.text).toContain(`href="/projects/${id}/settings"`);
   });
 
-  it('hides settings, schema and members from members and managers (404, no sidebar links)', async () => {
+  it('hides settings, schema and members from members and managers (403 naming the role, no sidebar links)', async () => {
     for (const client of [memberClient, managerClient]) {
       const overview = await client.get(`/projects/${projectId}`);
       expect(overview.status).toBe(200);
       expect(overview.text).not.toContain(`/projects/${projectId}/settings`);
       for (const path of ['settings', 'schema', 'members']) {
         const res = await client.get(`/projects/${projectId}/${path}`);
-        expect(res.status, `${path}`).toBe(404);
+        expect(res.status, `${path}`).toBe(403);
       }
     }
     expect((await adminClient.get(`/projects/${projectId}/settings`)).status).toBe(200);
   });
 
-  it('refuses every settings, stage, schema and member POST from a member or manager with 404 and changes nothing', async () => {
+  it('refuses every settings, stage, schema and member POST from a member or manager with 403 and changes nothing', async () => {
     const stages = await stagesOf(projectId);
     const review = stages.find((s) => s.kind === 'review')!;
     const before = await projectRow(projectId);
@@ -103,7 +103,7 @@ describe('projects: creation, access, settings, stages and schema', () => {
       ];
       for (const [action, fields] of posts) {
         const res = await submitForm(client, `/projects/${projectId}`, action, fields);
-        expect(res.status, action).toBe(404);
+        expect(res.status, action).toBe(403);
       }
     }
     expect(await projectRow(projectId)).toEqual(before);

@@ -101,7 +101,7 @@ describe('Queue pages', () => {
     const work = `${base()}/work/${id}`;
     const raised = await post(lee, work, work, { action: 'issue', comment: 'Broken image' });
     expect(raised.status).toBe(303);
-    expect((await lee.get(`${base()}/issues`)).status).toBe(404);
+    expect((await lee.get(`${base()}/issues`)).status).toBe(403);
     const page = await admin.get(`${base()}/issues`);
     expect(page.text).toContain('Broken image');
     const answered = await post(admin, `${base()}/issues`, `${base()}/issues/${id}`, { response: 'Use the thumbnail' });
@@ -119,6 +119,6 @@ describe('Queue pages', () => {
     const released = await post(admin, `${base()}/reservations`, `${base()}/reservations/release`, { user: String(leeId) });
     expect(released.status).toBe(303);
     expect((await t.sql(`select assignee_id from tasks where id = $1`, [await idOf('second')]))).toEqual([{ assignee_id: null }]);
-    expect((await lee.get(`${base()}/reservations`)).status).toBe(404);
+    expect((await lee.get(`${base()}/reservations`)).status).toBe(403);
   });
 });

@@ -173,7 +173,7 @@ describe('Queue workflow', () => {
     expect(await next(p.id, 'lena')).toEqual([]);
     expect((await api('post', `/projects/${p.id}/tasks/${id}/finalization`, tokens.lena).send({})).status).toBe(409);
     // members do not see the issue list; admins do
-    expect((await api('get', `/projects/${p.id}/issues`, tokens.lena)).status).toBe(404);
+    expect((await api('get', `/projects/${p.id}/issues`, tokens.lena)).status).toBe(403);
     const list = await api('get', `/projects/${p.id}/issues`, adminToken);
     expect(list.body.items).toMatchObject([{ id, assignee: 'lena', comment: 'Image is blank' }]);
     expect((await api('post', `/projects/${p.id}/tasks/${id}/issue/resolution`, tokens.lena).send({ response: 'x' })).status).toBe(403);

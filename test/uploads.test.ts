@@ -346,7 +346,7 @@ describe('failed rows, cancel, delete', () => {
     expect(page.status).toBe(200);
     expect(page.text).toContain('id="uploads"');
     expect(page.text).not.toContain('/deletion');
-    expect((await ann.get(`/projects/${projectId}/uploads`)).status).toBe(404);
+    expect((await ann.get(`/projects/${projectId}/uploads`)).status).toBe(403);
     expect((await ann.get(`/projects/${projectId}`)).text).not.toContain(`/projects/${projectId}/uploads`);
   });
 });

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
-import { forbidden, notFound } from '../../lib/errors.ts';
+import { notFound } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
 import { archiveSql } from '../bulk/bulk-sql.ts';
 import { applyInChunks } from '../bulk/bulk.service.ts';
@@ -40,7 +40,7 @@ export class ArchivesService {
 
   /** Puts the archive's tasks back where they were, with their history; name clashes stay archived. */
   async restore(access: ProjectAccess, actor: IUser, archiveId: number): Promise<{ restored: number; clashes: number }> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers can restore archives');
+    access.require('manager');
     await this.get(access, archiveId);
     return this.em.transactional((em) => new ArchivesRepository(em).restore(access.project.id, archiveId, actor.id));
   }

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
-import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { notFound, unprocessable } from '../../lib/errors.ts';
 import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
 import { MembersService } from '../members/members.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
@@ -69,7 +69,7 @@ export class BulkService {
    * job whose progress is kept on a bulk operation row.
    */
   async start(access: ProjectAccess, actor: IUser, actionId: string, raw: Record<string, unknown>, selection: TaskSelection): Promise<BulkStart> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers can change tasks in bulk');
+    access.require('manager');
     const action = bulkAction(actionId);
     if (!action) throw unprocessable('Choose an action', { action: 'Choose an action' });
     // exports change no task: they are started by ExportsService (the bulk route hands them over)
@@ -115,7 +115,7 @@ export class BulkService {
 
   /** RedBrick's priority call: a priority and/or score per task, in one statement. */
   async setPriorities(access: ProjectAccess, actor: IUser, items: PriorityItem[]): Promise<BulkOutcome> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers can change priorities');
+    access.require('manager');
     const ids = items.map((i) => i.taskId);
     if (new Set(ids).size !== ids.length) throw unprocessable('Each task may appear only once', { taskId: 'duplicate task ids' });
     const result = await this.em.transactional((em) => new BulkRepository(em).setPriorities(access.project.id, actor.id, items));

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { forbidden, unprocessable } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 
@@ -84,7 +84,7 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
     },
   }, async (request) => {
     const { access } = await ctx(request);
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers see deliveries');
+    access.require('manager');
     const items = await request.services.deliveries.recentAttempts(access);
     return { delivering: await request.services.deliveries.deliveringCount(access), items: items.map(({ id: _id, ...a }) => ({ ...a, createdAt: a.createdAt.toISOString() })) };
   });

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { forbidden, unprocessable } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome, BulkService } from '../bulk/bulk.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { Project } from '../projects/project.entity.ts';
@@ -26,7 +26,7 @@ export class DeliveriesService {
 
   /** The next completed tasks after the cursor; fetching marks them delivered. Admins and managers (the client's token). */
   async feed(access: ProjectAccess, user: IUser, afterId: number, limit: number): Promise<DeliveredTask[]> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers fetch deliveries');
+    access.require('manager');
     return this.em.transactional((em) => new DeliveriesRepository(em).takeFeed(access.project.id, user.id, afterId, limit));
   }
 
@@ -38,7 +38,7 @@ export class DeliveriesService {
   }
 
   async updateWebhook(access: ProjectAccess, input: WebhookSettings): Promise<void> {
-    if (!access.canAdminister) throw forbidden('Only project admins change delivery settings');
+    access.require('admin');
     const url = input.url.trim();
     const hosts = normalizeHosts(input.allowedHosts);
     const project = await this.em.findOneOrFail(Project, { id: access.project.id });

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgBoss } from 'pg-boss';
 import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
-import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { notFound, unprocessable } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
 import { BinaryCopyFields } from '../../db/binary-copy.ts';
 import { StreamedBytes } from '../../lib/memory.ts';
@@ -40,7 +40,7 @@ export class ExportsService {
 
   /** Starts an export of a selection: the tracking row and its job commit together. */
   async start(access: ProjectAccess, actor: IUser, format: string, selection: TaskSelection): Promise<IExport> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers can export');
+    access.require('manager');
     if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw unprocessable('Choose CSV, JSON or JSONL', { format: 'Choose CSV, JSON or JSONL' });
     if ('ids' in selection && selection.ids.length === 0) throw unprocessable('Select at least one task', { ids: 'Select at least one task' });
     if (!this.boss) throw new Error('exports need the job queue');

@@ -1,3 +1,4 @@
+import { forbidden } from '../../lib/errors.ts';
 import type { ProjectRole } from '../members/project-member.entity.ts';
 import type { StageKind } from '../stages/stage.entity.ts';
 import type { IProject } from './project.entity.ts';
@@ -34,6 +35,18 @@ export class ProjectAccess {
 
   atLeast(role: ProjectRole): boolean {
     return RANK[this.role] >= RANK[role];
+  }
+
+  /**
+   * Refuses what the user's role does not allow with 403 naming the role needed. The project is
+   * one the user can see, so saying so gives nothing away; outside their access it is a 404.
+   */
+  require(role: ProjectRole): this {
+    if (!this.atLeast(role)) {
+      const needed = role === 'admin' ? 'the admin role' : 'the manager or admin role';
+      throw forbidden(`This needs ${needed} in ${this.project.name}. Your role here is ${this.role}.`);
+    }
+    return this;
   }
 
   /** Admins and managers manage tasks, uploads, assignment, exports and archives. */

@@ -48,13 +48,13 @@ export function slugify(name: string): string {
 export class ProjectsService {
   constructor(private readonly em: EntityManager) {}
 
-  /** The project as the user may see it, or 404 (also when the role is too low: no IDOR, no hints). */
+  /** The project as the user may see it (else 404), with at least the role needed (else 403, naming it). */
   async access(user: IUser, projectId: number, needed: ProjectRole = 'member'): Promise<ProjectAccess> {
     if (!Number.isSafeInteger(projectId) || projectId <= 0) throw notFound('No such project');
     const found = await new ProjectsRepository(this.em).withMembership(projectId, user.id);
     if (!found || (!found.membership && !user.isAdmin)) throw notFound('No such project');
     const access = new ProjectAccess(found.project, user.isAdmin ? 'admin' : found.membership!.role, found.membership, found.stages);
-    if (!access.atLeast(needed)) throw notFound('No such project');
+    return access.require(needed);
     return access;
   }
 

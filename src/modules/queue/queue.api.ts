@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { forbidden, unprocessable } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import { heldByFilter } from '../tasks/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
@@ -185,7 +185,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     },
   }, async (request) => {
     const { access } = await ctx(request);
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers see reservations');
+    access.require('manager');
     const rows = await request.services.queue.holders(access);
     return { items: rows.map((r) => ({ ...r, oldest: r.oldest.toISOString() })) };
   });
@@ -197,7 +197,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     },
   }, async (request) => {
     const { access } = await ctx(request);
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers see reservations');
+    access.require('manager');
     const rows = await request.services.queue.heldBy(access, (request.params as { userId: number }).userId);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, status: r.status, kind: r.kind, priority: r.priority, since: r.since.toISOString() })) };
   });

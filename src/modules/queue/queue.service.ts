@@ -256,13 +256,13 @@ export class QueueService {
   }
 
   issues(access: ProjectAccess): Promise<IssueRow[]> {
-    if (!access.canManageTasks) throw notFound('No such page');
+    access.require('manager');
     return this.repo.openIssues(access.project.id);
   }
 
   /** An admin or manager answers an issue and sends the task back to the same user. */
   async resolveIssue(access: ProjectAccess, user: IUser, taskId: number, response: string): Promise<void> {
-    if (!access.canManageTasks) throw forbidden('Only project admins and managers answer issues');
+    access.require('manager');
     const text = response.trim();
     if (!text) throw unprocessable('Write an answer', { response: 'Write an answer' });
     if (text.length > MAX_COMMENT) throw unprocessable('The answer is too long', { response: `At most ${MAX_COMMENT} characters` });

@@ -62,7 +62,7 @@ export class UploadsService {
    * queued and enqueues its job in one transaction. On any failure the partial upload is removed.
    */
   async receive(access: ProjectAccess, user: IUser, file: IncomingFile, defaults: () => UploadDefaults, boss: PgBoss, maxBytes: number, afterFile: () => Promise<void>): Promise<UploadRow> {
-    if (!access.canManageTasks) throw notFound('No such project');
+    access.require('manager');
     const initial = defaults();
     const uploadId = await this.repo.createReceiving({
       projectId: access.project.id, userId: user.id, fileName: cleanFileName(file.fileName), contentType: file.contentType?.slice(0, 200) ?? null, ...initial,
@@ -106,7 +106,7 @@ export class UploadsService {
   }
 
   async history(access: ProjectAccess, page: number, size: number): Promise<Paged<UploadRow>> {
-    if (!access.canManageTasks) throw notFound('No such project');
+    access.require('manager');
     const { rows, total } = await this.repo.history(access.project.id, page, size);
     return paged(rows, total, page, size);
   }
@@ -139,7 +139,7 @@ export class UploadsService {
 
   /** Admins only: archives the upload's tasks without submitted or saved work; reports the rest. */
   async delete(access: ProjectAccess, user: IUser, uploadId: number): Promise<{ upload: UploadRow; archived: number; kept: number; archiveId: number | null }> {
-    if (!access.canAdminister) throw notFound('No such upload');
+    access.require('admin');
     const upload = await this.get(access, uploadId);
     if (upload.deletedAt) throw conflict('This upload has already been deleted.');
     if ((RUNNING_STATUSES as readonly string[]).includes(upload.status)) throw conflict('This upload is still running: cancel it and wait until it stops, then delete it.');
