@@ -9,6 +9,10 @@ import type { SourceRow } from './upload-formats.ts';
 export const MAX_VALUE_CHARS = 1_000_000;
 export const MAX_NAME_CHARS = 500;
 export const MAX_BATCH_ID_CHARS = 200;
+/** JSON values (inputs, metadata, default answers) may nest this deep, no deeper. */
+export const MAX_JSON_DEPTH = 64;
+const TOO_DEEP = `Nested deeper than ${MAX_JSON_DEPTH} levels, the limit for JSON values`;
+const HAS_NUL = 'Contains a NUL character (\\u0000), which cannot be stored: remove it';
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 const INTEGER = /^[+-]?\d+$/;
@@ -120,6 +124,8 @@ export class RowValidator {
       const v = fields[i];
       if (v === '') continue;
       if (v.includes('\uFFFD')) return fail(header[i], 'Not valid UTF-8 text (save the file as UTF-8)');
+      const problem = cellProblem(v);
+      if (problem) return fail(header[i], problem);
       values[header[i]] = v;
     }
     return this.build(source.row, values, true, false);
@@ -133,6 +139,10 @@ export class RowValidator {
       return fail(null, `Each row must be a JSON object, found ${Array.isArray(object) ? 'an array' : object === null ? 'null' : typeof object}`);
     }
     const item = object as Record<string, unknown>;
+    for (const [key, value] of Object.entries(item)) {
+      const problem = valueProblem(key) ?? valueProblem(value);
+      if (problem) return fail(key, problem);
+    }
     const isItem = Array.isArray(item.series) || Array.isArray(item.items);
     const values: Record<string, unknown> = {};
     const problems: FieldProblem[] = [];
@@ -284,6 +294,49 @@ export class RowValidator {
     if (member.stageIds && !member.stageIds.has(stage.id)) return `${email} may not work in ${stage.name}`;
     return member.userId;
   }
+}
+
+/**
+ * What PostgreSQL cannot store or the server cannot serialise without risk: a NUL character, or
+ * JSON nested deeper than MAX_JSON_DEPTH (JSON.stringify recurses: 10,000 levels overflow the
+ * stack). Walks with its own stack, so any depth is safe to check.
+ */
+export function valueProblem(value: unknown): string | null {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length) {
+    const [current, depth] = pending.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return HAS_NUL;
+    } else if (current !== null && typeof current === 'object') {
+      if (depth >= MAX_JSON_DEPTH) return TOO_DEEP;
+      for (const [key, child] of Object.entries(current)) {
+        if (key.includes('\u0000')) return HAS_NUL;
+        pending.push([child, depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
+/** The same limits for a CSV cell, whose JSON text is parsed later: NULs, `\\u0000` escapes, nesting. */
+function cellProblem(text: string): string | null {
+  if (text.includes('\u0000')) return HAS_NUL;
+  const start = text.trimStart()[0];
+  if (start !== '[' && start !== '{') return null;
+  if (/\\u0000/i.test(text)) return HAS_NUL;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '[' || c === '{') {
+      if (++depth > MAX_JSON_DEPTH) return TOO_DEEP;
+    } else if (c === ']' || c === '}') depth--;
+  }
+  return null;
 }
 
 function fail(field: string | null, message: string): RowResult {

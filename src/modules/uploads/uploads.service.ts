@@ -10,7 +10,7 @@ import type { ProjectAccess } from '../projects/project-access.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { FileProblem, openFile, type SourceRow } from './upload-formats.ts';
-import { RowValidator } from './upload-rows.ts';
+import { RowValidator, valueProblem } from './upload-rows.ts';
 import { MAX_ERROR_ROWS, StagedRows, UploadsRepository, type RejectedRow, type UploadRow } from './uploads.repository.ts';
 
 export const PROCESS_UPLOAD_JOB = 'process-upload';
@@ -220,7 +220,8 @@ export class UploadsService {
 
       const lineOf = (source: SourceRow, error: string): string => {
         if (source.fields) return stringify([[...source.fields, error]]);
-        if (source.object && typeof source.object === 'object' && !Array.isArray(source.object)) {
+        // a row rejected for its nesting would overflow JSON.stringify: it comes back as its text
+        if (source.object && typeof source.object === 'object' && !Array.isArray(source.object) && !valueProblem(source.object)) {
           return `${JSON.stringify({ ...(source.object as Record<string, unknown>), error })}\n`;
         }
         return `${JSON.stringify({ error, raw: (source.text ?? '').slice(0, 100_000) })}\n`;
