@@ -4,7 +4,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verify } from '../src/modules/deliveries/webhook.ts';
 import type { IUser } from '../src/modules/users/user.entity.ts';
-import { createAdmin, createTestApp, type TestApp } from './helpers/app.ts';
+import { createAdmin, createTestApp, createUser, loggedIn, submitForm, type TestApp } from './helpers/app.ts';
 
 interface Received { headers: http.IncomingHttpHeaders; body: string; url: string }
 
@@ -93,8 +93,8 @@ describe('Delivery', () => {
   it('the webhook job POSTs a verifiable HMAC-SHA256 signature, records the attempt and marks the task delivered', async () => {
     const projectId = await project('Webhook');
     const s = t.services();
-    await expect(s.deliveries.updateWebhook(await access(projectId), { url: `http://127.0.0.1:${port}/hook`, allowedHosts: 'example.org' })).rejects.toMatchObject({ statusCode: 422 });
-    await s.deliveries.updateWebhook(await access(projectId), { url: `http://127.0.0.1:${port}/hook`, allowedHosts: '127.0.0.1' });
+    await expect(s.deliveries.updateWebhook(await access(projectId), admin, { url: `http://127.0.0.1:${port}/hook`, allowedHosts: 'example.org' })).rejects.toMatchObject({ statusCode: 422 });
+    await s.deliveries.updateWebhook(await access(projectId), admin, { url: `http://127.0.0.1:${port}/hook`, allowedHosts: '127.0.0.1' });
     const secret = (await s.deliveries.secret(await access(projectId)))!;
     expect(secret).toMatch(/^whsec_/);
     received.length = 0;
@@ -121,7 +121,7 @@ describe('Delivery', () => {
     const projectId = await project('Refused');
     const s = t.services();
     // "localhost" is on the list, but it resolves to a loopback address that is not
-    await s.deliveries.updateWebhook(await access(projectId), { url: `http://localhost:${port}/hook`, allowedHosts: 'localhost' });
+    await s.deliveries.updateWebhook(await access(projectId), admin, { url: `http://localhost:${port}/hook`, allowedHosts: 'localhost' });
     const [id] = (await t.sql<{ id: string }>(`insert into tasks (project_id, name, stage_id, state, delivery_status) values ($1, 'x', $2, 'completed', 'pending') returning id`,
       [projectId, await label(projectId)])).map((r) => Number(r.id));
     received.length = 0;
@@ -134,7 +134,7 @@ describe('Delivery', () => {
     expect((await api('post', `/projects/${projectId}/deliveries`).send({})).body.items.map((x: { id: number }) => x.id)).toEqual([id]);
 
     // a redirect is a failure, not followed
-    await s.deliveries.updateWebhook(await access(projectId), { url: `http://127.0.0.1:${port}/moved`, allowedHosts: '127.0.0.1' });
+    await s.deliveries.updateWebhook(await access(projectId), admin, { url: `http://127.0.0.1:${port}/moved`, allowedHosts: '127.0.0.1' });
     const [id2] = (await t.sql<{ id: string }>(`insert into tasks (project_id, name, stage_id, state, delivery_status) values ($1, 'y', $2, 'completed', 'pending') returning id`,
       [projectId, await label(projectId)])).map((r) => Number(r.id));
     answer = (res) => res.writeHead(302, { location: `http://127.0.0.1:${port}/elsewhere` }).end();
@@ -148,5 +148,34 @@ describe('Delivery', () => {
     const attempts = await t.sql(`select attempt, status, response_status from webhook_deliveries where task_id = $1 order by id`, [id2]);
     expect(attempts).toEqual([{ attempt: 1, status: 'failed', response_status: 302 }, { attempt: 2, status: 'failed', response_status: 302 }]);
     expect((await t.sql(`select state, delivery_status from tasks where id = $1`, [id2]))).toEqual([{ state: 'completed', delivery_status: 'failed' }]);
+  });
+
+  it('only an instance admin opens the internal network; attempts show a generic failure', async () => {
+    const projectId = await project('Internal');
+    await createUser(t, 'pia@example.org');
+    await t.services().members.add(await access(projectId), 'pia@example.org', { role: 'admin', stageIds: [] });
+    const pia = await loggedIn(t, 'pia@example.org');
+    for (const hosts of ['127.0.0.1', '10.1.2.3', 'localhost', '::1', '192.168.0.7 example.org']) {
+      const res = await submitForm(pia, `/projects/${projectId}/delivery`, `/projects/${projectId}/delivery`, { url: 'https://example.org/hook', allowedHosts: hosts });
+      expect(res.status, hosts).toBe(422);
+      expect(res.text).toContain('ask an instance admin');
+    }
+    expect((await t.sql(`select webhook_allowed_hosts from projects where id = $1`, [projectId]))[0].webhook_allowed_hosts ?? []).toEqual([]);
+    // a public host is theirs to allow
+    expect((await submitForm(pia, `/projects/${projectId}/delivery`, `/projects/${projectId}/delivery`, { url: 'https://example.org/hook', allowedHosts: 'example.org' })).status).toBe(303);
+
+    // an instance admin may list a loopback address: a closed port shows "connection refused", no address or port
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await t.services().deliveries.updateWebhook(await access(projectId), admin, { url: `http://127.0.0.1:${closedPort}/hook`, allowedHosts: 'example.org 127.0.0.1' });
+    // the project admin may still change other settings while the instance admin's entry stays
+    expect((await submitForm(pia, `/projects/${projectId}/delivery`, `/projects/${projectId}/delivery`, { url: `http://127.0.0.1:${closedPort}/hook`, allowedHosts: 'example.org\n127.0.0.1' })).status).toBe(303);
+    const [id] = (await t.sql<{ id: string }>(`insert into tasks (project_id, name, stage_id, state, delivery_status) values ($1, 'z', $2, 'completed', 'pending') returning id`,
+      [projectId, await label(projectId)])).map((r) => Number(r.id));
+    expect(await t.services().deliveries.deliverNow(id, { lastAttempt: true })).toBe('failed');
+    const [attempt] = await t.sql<{ error: string }>(`select error from webhook_deliveries where task_id = $1`, [id]);
+    expect(attempt.error).toBe('connection refused');
   });
 });

@@ -26,7 +26,7 @@ export default async function deliveriesRoutes(fastify: FastifyInstance) {
     const body = request.body as Record<string, unknown>;
     const values = { url: typeof body.url === 'string' ? body.url : '', allowedHosts: typeof body.allowedHosts === 'string' ? body.allowedHosts : '' };
     try {
-      await request.services.deliveries.updateWebhook(access, { ...values, regenerateSecret: body.regenerate === 'on' });
+      await request.services.deliveries.updateWebhook(access, request.requireUser(), { ...values, regenerateSecret: body.regenerate === 'on' });
     } catch (err) {
       if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
       return reply.render('deliveries/show', { ...(await page(request)), values, errors: err.details ?? {}, error: err.message }, 422);

@@ -5,7 +5,7 @@ import type { ProjectAccess } from '../projects/project-access.ts';
 import { Project } from '../projects/project.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { DeliveriesRepository, type AttemptRow, type DeliveredTask } from './deliveries.repository.ts';
-import { newWebhookSecret, normalizeHosts, postSigned, resolveTarget, WebhookRefused } from './webhook.ts';
+import { isInternalHost, newWebhookSecret, normalizeHosts, postSigned, resolveTarget, WebhookRefused } from './webhook.ts';
 
 export interface WebhookSettings {
   url: string;
@@ -37,11 +37,19 @@ export class DeliveriesService {
     return started.outcome;
   }
 
-  async updateWebhook(access: ProjectAccess, input: WebhookSettings): Promise<void> {
+  async updateWebhook(access: ProjectAccess, actor: IUser, input: WebhookSettings): Promise<void> {
     access.require('admin');
     const url = input.url.trim();
     const hosts = normalizeHosts(input.allowedHosts);
     const project = await this.em.findOneOrFail(Project, { id: access.project.id });
+    // opening the internal network to webhooks is the instance's decision, not a project's:
+    // a new private or loopback entry needs an instance admin (ones they listed before stay)
+    const added = hosts.filter((h) => isInternalHost(h) && !(project.webhookAllowedHosts ?? []).includes(h));
+    if (added.length && !actor.isAdmin) {
+      throw unprocessable('Only an instance admin may allow private or loopback addresses', {
+        allowedHosts: `${added.join(', ')} ${added.length === 1 ? 'is a private or loopback address' : 'are private or loopback addresses'}: ask an instance admin to add ${added.length === 1 ? 'it' : 'them'}`,
+      });
+    }
     if (url) {
       let parsed: URL;
       try {

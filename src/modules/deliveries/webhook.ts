@@ -38,6 +38,27 @@ export function isPrivateAddress(address: string): boolean {
   return family === 4 ? PRIVATE.check(address, 'ipv4') : family === 6 ? PRIVATE.check(address, 'ipv6') : true;
 }
 
+/** An allow-list entry that opens the internal network: a private or loopback address, or localhost. */
+export function isInternalHost(host: string): boolean {
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  return isIP(host) !== 0 && isPrivateAddress(host);
+}
+
+/**
+ * A failed connection as the attempt list shows it: the kind of failure only. The raw error
+ * names internal addresses and ports, which would let a project admin map the network.
+ */
+export function connectionFailure(err: NodeJS.ErrnoException): string {
+  const code = err.code ?? '';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT' || code === 'TIMEOUT') return 'timeout';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS lookup failed';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'connection reset';
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'host unreachable';
+  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code)) return 'TLS error';
+  return 'connection failed';
+}
+
 /** Allow-list entries: host names or IP addresses, lower-case, without brackets. */
 export function normalizeHosts(raw: string | string[]): string[] {
   const items = (Array.isArray(raw) ? raw : raw.split(/[\s,]+/)).map((h) => h.trim().toLowerCase().replace(/^\[|\]$/g, '')).filter(Boolean);
@@ -64,10 +85,11 @@ export async function resolveTarget(rawUrl: string, allowedHosts: string[]): Pro
   const allowed = normalizeHosts(allowedHosts);
   if (!allowed.includes(host)) throw new WebhookRefused(`${host} is not on the project's webhook allow-list`);
   const addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true }).catch(() => []);
-  if (addresses.length === 0) throw new WebhookRefused(`${host} does not resolve`);
+  if (addresses.length === 0) throw new WebhookRefused('DNS lookup failed');
   for (const a of addresses) {
+    // the address itself stays unsaid: answers about internal names would map the network
     if (isPrivateAddress(a.address) && !allowed.includes(a.address.toLowerCase())) {
-      throw new WebhookRefused(`${host} resolves to a private or loopback address (${a.address}); list that address explicitly to allow it`);
+      throw new WebhookRefused(`${host} resolves to a private or loopback address that is not on the allow-list`);
     }
   }
   return { url, address: addresses[0].address, family: addresses[0].family };
@@ -104,10 +126,10 @@ export function postSigned(target: { url: URL; address: string; family: number }
     }, (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      res.on('end', () => done(status, status >= 200 && status < 300 ? null : status >= 300 && status < 400 ? `redirect to ${res.headers.location ?? '?'} not followed` : `HTTP ${status}`));
+      res.on('end', () => done(status, status >= 200 && status < 300 ? null : status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS / 1000} s`)));
-    req.on('error', (err) => done(null, err.message));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+    req.on('error', (err) => done(null, connectionFailure(err)));
     req.end(body);
   });
 }
