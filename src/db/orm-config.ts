@@ -10,6 +10,7 @@ import { Migration20261122140000_archives_exports } from '../../migrations/Migra
 import { Migration20261122150000_csv_safe } from '../../migrations/Migration20261122150000_csv_safe.ts';
 import { Migration20261122160000_live_name_search } from '../../migrations/Migration20261122160000_live_name_search.ts';
 import { Migration20261202110000_sessions } from '../../migrations/Migration20261202110000_sessions.ts';
+import { Migration20261202120000_csv_safe_apostrophes } from '../../migrations/Migration20261202120000_csv_safe_apostrophes.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -42,6 +43,7 @@ const migrationsList = [
   { name: 'Migration20261122150000_csv_safe', class: Migration20261122150000_csv_safe },
   { name: 'Migration20261122160000_live_name_search', class: Migration20261122160000_live_name_search },
   { name: 'Migration20261202110000_sessions', class: Migration20261202110000_sessions },
+  { name: 'Migration20261202120000_csv_safe_apostrophes', class: Migration20261202120000_csv_safe_apostrophes },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

@@ -1,3 +1,4 @@
+import { csvSafe } from '../../lib/csv-cells.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
@@ -16,9 +17,9 @@ export type ArchiveDownloadFormat = (typeof ARCHIVE_DOWNLOAD_FORMATS)[number];
 
 const DAY_MS = 86_400_000;
 
-/** A cell of the re-uploadable CSV: text as is, structured values as JSON text. */
+/** A cell of the re-uploadable CSV: text formula-safe, numbers as they are, structured values as JSON text. */
 const cell = (value: unknown): string =>
-  value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : typeof value === 'string' ? csvSafe(value) : String(value);
 
 export class ArchivesService {
   private readonly repo: ArchivesRepository;

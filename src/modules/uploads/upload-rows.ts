@@ -1,3 +1,4 @@
+import { csvUnescape } from '../../lib/csv-cells.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
 import type { SourceRow } from './upload-formats.ts';
 
@@ -126,7 +127,7 @@ export class RowValidator {
       if (v.includes('\uFFFD')) return fail(header[i], 'Not valid UTF-8 text (save the file as UTF-8)');
       const problem = cellProblem(v);
       if (problem) return fail(header[i], problem);
-      values[header[i]] = v;
+      values[header[i]] = csvUnescape(v);
     }
     return this.build(source.row, values, true, false);
   }
@@ -205,7 +206,7 @@ export class RowValidator {
           break;
         }
         case 'name': {
-          const text = scalarText(value)?.trim();
+          const text = trimSpaces(scalarText(value));
           if (text === undefined) problems.push({ field: key, message: 'The name must be text' });
           else if (text.length > MAX_NAME_CHARS) problems.push({ field: key, message: `The name is longer than ${MAX_NAME_CHARS} characters` });
           else if (text !== '') name = text;
@@ -224,7 +225,7 @@ export class RowValidator {
           break;
         }
         case 'client_batch_id': {
-          const text = scalarText(value)?.trim();
+          const text = trimSpaces(scalarText(value));
           if (text === undefined || text.length > MAX_BATCH_ID_CHARS) problems.push({ field: key, message: `The client batch ID must be text of at most ${MAX_BATCH_ID_CHARS} characters` });
           else if (text !== '') clientBatchId = text;
           break;
@@ -337,6 +338,11 @@ function cellProblem(text: string): string | null {
     } else if (c === ']' || c === '}') depth--;
   }
   return null;
+}
+
+/** Spaces around a name or batch ID are typos; a leading TAB or CR is part of the value (kept). */
+function trimSpaces(text: string | undefined): string | undefined {
+  return text?.replace(/^ +| +$/g, '');
 }
 
 function fail(field: string | null, message: string): RowResult {

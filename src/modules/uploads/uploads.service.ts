@@ -1,3 +1,4 @@
+import { csvSafe } from '../../lib/csv-cells.ts';
 import { basename } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -123,7 +124,7 @@ export class UploadsService {
   /** The failed rows as a re-uploadable file (CSV with an `error` column, or JSON Lines with an `error` key). */
   async *failedRows(upload: UploadRow): AsyncGenerator<Buffer> {
     if (upload.format === 'csv' || upload.format === null) {
-      yield Buffer.from(stringify([[...(upload.header ?? []).filter((h) => h !== 'error'), 'error']]));
+      yield Buffer.from(stringify([[...(upload.header ?? []).filter((h) => h !== 'error'), 'error'].map(csvSafe)]));
     }
     yield* this.repo.rejects(upload.id);
   }
@@ -219,7 +220,7 @@ export class UploadsService {
       }
 
       const lineOf = (source: SourceRow, error: string): string => {
-        if (source.fields) return stringify([[...source.fields, error]]);
+        if (source.fields) return stringify([[...source.fields, error].map(csvSafe)]);
         // a row rejected for its nesting would overflow JSON.stringify: it comes back as its text
         if (source.object && typeof source.object === 'object' && !Array.isArray(source.object) && !valueProblem(source.object)) {
           return `${JSON.stringify({ ...(source.object as Record<string, unknown>), error })}\n`;
