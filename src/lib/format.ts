@@ -46,3 +46,13 @@ export function bytes(value: number): string {
   }
   return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[unit]}`;
 }
+
+/** A user agent as people name it ("Firefox on Windows"); the whole string stays in the title. */
+export function browser(userAgent: string | null | undefined): string {
+  if (!userAgent) return 'Unknown browser';
+  const name = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome'
+    : /Safari\//.test(userAgent) ? 'Safari' : /curl|python|node|axios|Go-http/i.test(userAgent) ? 'A script' : 'A browser';
+  const os = /Windows/.test(userAgent) ? 'Windows' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Android/.test(userAgent) ? 'Android'
+    : /Mac OS X/.test(userAgent) ? 'macOS' : /Linux/.test(userAgent) ? 'Linux' : null;
+  return os ? `${name} on ${os}` : name;
+}
