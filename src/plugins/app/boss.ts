@@ -13,7 +13,7 @@ export default fp(
   async function boss(fastify, opts: { databaseUrl: string }) {
     const instance = new PgBoss({ connectionString: opts.databaseUrl, max: 5, useListenNotify: true,
       // finds jobs whose heartbeat stopped (a killed process) this often: part of the resume time
-      superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS });
+      superviseIntervalSeconds: SUPERVISE_INTERVAL_SECONDS, monitorIntervalSeconds: SUPERVISE_INTERVAL_SECONDS });
     instance.on('error', (err) => fastify.log.error({ err }, 'pg-boss error'));
     await instance.start();
     fastify.decorate('boss', instance);
