@@ -3,7 +3,7 @@ import { defineJob } from './job.ts';
 /** Nightly: archives the tasks of projects with auto-archive days set that have had no activity. */
 export const archiveInactiveTasks = defineJob<object>({
   name: 'archive-inactive-tasks',
-  queue: { retryLimit: 2, retryDelay: 60, expireInSeconds: 3600 },
+  kind: 'long',
   schedule: (config) => config.AUTO_ARCHIVE_CRON,
   async run(_data, { services, log }) {
     const results = await services.archives.archiveInactive(new Date());

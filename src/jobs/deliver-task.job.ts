@@ -9,7 +9,9 @@ export const deliverTask = defineJob<{ taskId: number }>({
   name: DELIVER_TASK,
   payload,
   // 8 retries, exponential from 15 s (≈ 15 s, 30 s, 1 min … ≈ 30 min)
-  queue: { retryLimit: 8, retryDelay: 15, retryBackoff: true, expireInSeconds: 120 },
+  // the one exception to the policy's delays: a receiver that is down gets time to come back
+  kind: 'short',
+  queue: { retryLimit: 8, retryDelay: 15, retryDelayMax: 3600, expireInSeconds: 120 },
   concurrency: 4,
   async run(data, { services, lastAttempt }) {
     await services.deliveries.deliverNow(data.taskId, { lastAttempt });

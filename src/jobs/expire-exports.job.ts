@@ -3,7 +3,7 @@ import { defineJob } from './job.ts';
 /** Hourly: deletes export files older than EXPORT_RETENTION_DAYS. */
 export const expireExports = defineJob<object>({
   name: 'expire-exports',
-  queue: { retryLimit: 1 },
+  kind: 'short',
   schedule: () => '17 * * * *',
   async run(_data, { services, config, log }) {
     const expired = await services.exports.expireOld(new Date(), config.EXPORT_RETENTION_DAYS);

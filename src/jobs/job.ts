@@ -1,11 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
 import { CompiledQuery } from 'kysely';
-import type { PgBoss, QueueOptions, SendOptions } from 'pg-boss';
+import type { PgBoss, SendOptions } from 'pg-boss';
 import type { TSchema } from 'typebox';
 import type { Config } from '../config.ts';
 import { HttpError } from '../lib/errors.ts';
 import type { Services } from '../plugins/app/services.ts';
+import type { JobKind, QueuePolicy } from './failure-policy.ts';
 
 export interface JobContext {
   /** A fresh EntityManager for this job run. */
@@ -27,7 +28,10 @@ export interface JobDefinition<T extends object> {
   name: string;
   /** the shape of the payload: a job whose payload does not match is logged and dropped, never run */
   payload?: TSchema;
-  queue?: QueueOptions;
+  /** 'long' jobs send a heartbeat so a killed process's job resumes within a minute (see failure-policy.ts) */
+  kind: JobKind;
+  /** only what the shared failure policy does not decide (or a documented exception to it) */
+  queue?: QueuePolicy;
   /** workers per process */
   concurrency?: number;
   /** a cron expression (from the config) when the job runs on a schedule */

@@ -11,8 +11,8 @@ const payload = Type.Object({ uploadId: Type.Integer({ minimum: 1 }) });
 export const processUploadJob = defineJob<{ uploadId: number }>({
   name: PROCESS_UPLOAD_JOB,
   payload,
-  // a killed worker stops sending heartbeats: pg-boss then retries the job (the sweep job is faster)
-  queue: { retryLimit: 10, retryDelay: 5, heartbeatSeconds: 60, expireInSeconds: 6 * 3600 },
+  // a killed worker stops sending heartbeats: pg-boss then retries the job (the sweep job may be faster)
+  kind: 'long',
   concurrency: 2,
   async run(data, { services, log, signal }) {
     await services.uploads.processNow(data.uploadId, log, signal);

@@ -8,7 +8,7 @@ const payload = Type.Object({ operationId: Type.Integer({ minimum: 1 }) });
 export const runBulkOperation = defineJob<{ operationId: number }>({
   name: RUN_BULK_OPERATION,
   payload,
-  queue: { retryLimit: 3, retryDelay: 5, expireInSeconds: 3600 },
+  kind: 'long',
   concurrency: 1,
   async run(data, { services, signal, lastAttempt }) {
     await services.bulk.runNow(data.operationId, { signal, lastAttempt });

@@ -8,7 +8,7 @@ const payload = Type.Object({ exportId: Type.Integer({ minimum: 1 }) });
 export const runExport = defineJob<{ exportId: number }>({
   name: RUN_EXPORT,
   payload,
-  queue: { retryLimit: 2, retryDelay: 10, expireInSeconds: 3 * 3600 },
+  kind: 'long',
   concurrency: 1,
   async run(data, { services, signal, lastAttempt }) {
     await services.exports.runNow(data.exportId, { signal, lastAttempt });

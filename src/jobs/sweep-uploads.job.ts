@@ -7,6 +7,8 @@ import { SWEEP_UPLOADS_JOB } from '../modules/uploads/uploads.service.ts';
  */
 export const sweepUploadsJob = defineJob<object>({
   name: SWEEP_UPLOADS_JOB,
+  kind: 'short',
+  // it runs again within a minute anyway
   queue: { retryLimit: 0, expireInSeconds: 300 },
   schedule: () => '* * * * *',
   async run(_data, { services, boss, log }) {

@@ -1,0 +1,44 @@
+import type { Queue } from 'pg-boss';
+
+/** the queue settings a job kind gets (createQueue and updateQueue take the same) */
+export type QueuePolicy = Omit<Queue, 'name' | 'partition' | 'policy'>;
+
+/**
+ * The one failure policy of every background job. Long jobs (bulk operations, exports, uploads,
+ * auto-archive, anything that runs for more than a few seconds) send a heartbeat: a killed process
+ * stops sending it, pg-boss's supervisor (every SUPERVISE_INTERVAL_SECONDS) fails the job, and it is
+ * retried after RETRY_DELAY_SECONDS by whichever process is alive, resuming from its last checkpoint.
+ * Worst case kill → resume: HEARTBEAT_SECONDS + SUPERVISE_INTERVAL_SECONDS + retry delay + polling ≈ 35–45 s.
+ */
+export const HEARTBEAT_SECONDS = 20;
+/** how often pg-boss looks for jobs whose heartbeat stopped (see boss.ts) */
+export const SUPERVISE_INTERVAL_SECONDS = 10;
+/** attempts after the first: kills and SIGTERM stops count as attempts, so leave room for several */
+export const RETRY_LIMIT = 10;
+/** the first retry waits this long, later ones back off exponentially up to RETRY_DELAY_MAX_SECONDS (kept at a minute: a kill must resume within one) */
+export const RETRY_DELAY_SECONDS = 2;
+export const RETRY_DELAY_MAX_SECONDS = 60;
+/** a live long job is bounded by its heartbeat, not by a fixed run time */
+const LONG_JOB_EXPIRE_SECONDS = 12 * 3600;
+
+/** What the user sees on the operation, export or upload when its job finally fails for an unexpected reason. */
+export const FINAL_FAILURE_MESSAGE = 'This job failed repeatedly and was stopped. An instance admin can retry it from Admin → Dead letters.';
+
+/** The dead-letter queue of a job kind: jobs that used up their attempts land there for an admin. */
+export const deadLetterQueue = (jobName: string) => `${jobName}.dead`;
+export const isDeadLetterQueue = (queue: string) => queue.endsWith('.dead');
+
+export type JobKind = 'long' | 'short';
+
+/** The queue options of a job kind under the shared policy; `overrides` only for what the policy does not decide. */
+export function queuePolicy(jobName: string, kind: JobKind, overrides: QueuePolicy = {}): QueuePolicy {
+  const base: QueuePolicy = {
+    retryLimit: RETRY_LIMIT,
+    retryDelay: RETRY_DELAY_SECONDS,
+    retryBackoff: true,
+    retryDelayMax: RETRY_DELAY_MAX_SECONDS,
+    deadLetter: deadLetterQueue(jobName),
+  };
+  if (kind === 'long') Object.assign(base, { heartbeatSeconds: HEARTBEAT_SECONDS, expireInSeconds: LONG_JOB_EXPIRE_SECONDS });
+  return { ...base, ...overrides };
+}
