@@ -21,9 +21,6 @@ export const RETRY_DELAY_MAX_SECONDS = 60;
 /** a live long job is bounded by its heartbeat, not by a fixed run time */
 const LONG_JOB_EXPIRE_SECONDS = 12 * 3600;
 
-/** What the user sees on the operation, export or upload when its job finally fails for an unexpected reason. */
-export const FINAL_FAILURE_MESSAGE = 'This job failed repeatedly and was stopped. An instance admin can retry it from Admin → Dead letters.';
-
 /** The dead-letter queue of a job kind: jobs that used up their attempts land there for an admin. */
 export const deadLetterQueue = (jobName: string) => `${jobName}.dead`;
 export const isDeadLetterQueue = (queue: string) => queue.endsWith('.dead');
