@@ -61,9 +61,11 @@ function numericProperties(schema: Schema): { key: string; integer: boolean }[] 
   const properties = (schema.properties ?? {}) as Record<string, Schema>;
   const found: { key: string; integer: boolean }[] = [];
   for (const [key, property] of Object.entries(properties)) {
-    const types = alternatives(property).flatMap((c) => [c, (c.items ?? {}) as Schema]).map((c) => c.type);
-    if (types.includes('integer')) found.push({ key, integer: true });
-    else if (types.includes('number')) found.push({ key, integer: false });
+    // a value read as a list (`type: array`) is checked item by item; a union with text is left to Ajv
+    const choices = (property.anyOf ?? property.oneOf ?? [property]) as Schema[];
+    const types = choices.map((c) => (c.type === 'array' ? ((c.items ?? {}) as Schema).type : c.type)).filter((t) => t !== 'null');
+    if (types.length && types.every((t) => t === 'integer')) found.push({ key, integer: true });
+    else if (types.length && types.every((t) => t === 'integer' || t === 'number')) found.push({ key, integer: false });
   }
   return found;
 }
