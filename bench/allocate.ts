@@ -21,7 +21,7 @@ import { EmbeddedPostgres, ensureDatabase } from '../src/db/embedded-postgres.ts
 import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
-import { claimSql } from '../src/modules/queue/queue-sql.ts';
+import { claimSql } from '../src/modules/workflow/claim-sql.ts';
 import { PreparingClient } from '../src/db/prepared-statements.ts';
 import { startServer } from './harness.ts';
 

@@ -62,7 +62,7 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
     const operation = await request.services.bulk.operation(access, operationId);
     const url = `/projects/${projectId}/bulk/${operationId}`;
     const finished = operation.status === 'completed' || operation.status === 'failed';
-    const data = { project: access.project, operation, url, actionTitle: bulkAction(operation.action)?.title ?? operation.action,
+    const data = { project: access.project, operation, url, interrupted: await request.services.bulk.isInterrupted(operation), actionTitle: bulkAction(operation.action)?.title ?? operation.action,
       summary: describeOutcome(operation.changed, operation.skipped) };
     if (request.wantsFragment(PROGRESS_TARGET)) {
       if (finished) reply.header('HX-Trigger', 'tasks-changed');
