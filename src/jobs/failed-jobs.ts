@@ -1,11 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { conflict, notFound } from '../lib/errors.ts';
-import type { Services } from '../plugins/app/services.ts';
 import { deadLetterQueue } from './failure-policy.ts';
-import type { JobDefinition } from './job.ts';
+import type { HookContext, JobDefinition } from './job.ts';
 
 export interface FailedJob {
   /** the dead letter's own id (in `<name>.dead`) */
@@ -30,7 +28,7 @@ export class FailedJobs {
   constructor(
     private readonly jobs: JobDefinition<any>[],
     private readonly boss: PgBoss,
-    private readonly context: () => { em: EntityManager; services: Services; log: FastifyBaseLogger },
+    private readonly context: () => HookContext,
   ) {}
 
   async list(limit: number, offset: number): Promise<{ rows: FailedJob[]; total: number }> {

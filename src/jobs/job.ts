@@ -1,16 +1,28 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import { CompiledQuery } from 'kysely';
-import type { PgBoss, SendOptions } from 'pg-boss';
+import type { PgBoss } from 'pg-boss';
 import type { TSchema } from 'typebox';
 import type { Config } from '../config.ts';
-import type { Services } from '../plugins/app/services.ts';
+import type { ArchivesService } from '../modules/archives/archives.service.ts';
+import type { BulkService } from '../modules/bulk/bulk.service.ts';
+import type { DeliveriesService } from '../modules/deliveries/deliveries.service.ts';
+import type { ExportsService } from '../modules/exports/exports.service.ts';
+import type { UploadsService } from '../modules/uploads/uploads.service.ts';
 import type { JobKind, QueuePolicy } from './failure-policy.ts';
+
+/** The services jobs work with (the composition root hands its full set, which has these). */
+export interface JobServices {
+  archives: ArchivesService;
+  bulk: BulkService;
+  deliveries: DeliveriesService;
+  exports: ExportsService;
+  uploads: UploadsService;
+}
 
 export interface JobContext {
   /** A fresh EntityManager for this job run. */
   em: EntityManager;
-  services: Services;
+  services: JobServices;
   boss: PgBoss;
   config: Config;
   log: FastifyBaseLogger;
@@ -56,22 +68,3 @@ export interface JobDefinition<T extends object> {
 }
 
 export const defineJob = <T extends object>(job: JobDefinition<T>) => job;
-
-/** pg-boss's view of the caller's connection: a job sent through it commits or rolls back with the caller's transaction. */
-export function transactionDb(em: EntityManager) {
-  const db = em.getKysely();
-  return {
-    executeSql: async (text: string, values?: unknown[]) => {
-      const result = await db.executeQuery(CompiledQuery.raw(text, values ?? []));
-      return { rows: result.rows as unknown[] };
-    },
-  };
-}
-
-/**
- * Enqueues a job inside the caller's transaction: the tracking row and the job commit together,
- * so a crash can never leave one without the other.
- */
-export async function enqueueInTransaction(em: EntityManager, boss: PgBoss, name: string, data: object, options: SendOptions = {}) {
-  return boss.send(name, data, { ...options, db: transactionDb(em) });
-}

@@ -1,3 +1,5 @@
+import { EXPORT_FORMATS, type ExportFormat } from '../exports/export-formats.ts';
+
 /**
  * The bulk actions of the task list (SPEC §5), as a typed static registry. The SQL of each action
  * lives in bulk.repository.ts; this file says what each action is called, what it asks for and
@@ -43,8 +45,6 @@ export const BULK_ACTIONS: readonly BulkActionDefinition[] = [
   { id: 'archive', group: 'Export and archive', title: 'Archive', done: 'archived', fields: ['note'], confirm: 'Archive the selected tasks? They leave every list and queue until restored.' },
 ];
 
-export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const bulkAction = (id: string): BulkActionDefinition | undefined => BULK_ACTIONS.find((a) => a.id === id);
 

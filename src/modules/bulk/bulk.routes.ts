@@ -4,7 +4,7 @@ import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { exportStartedMessage } from '../exports/exports.routes.ts';
-import { selectionFromForm } from '../tasks/task-selection.ts';
+import { selectionFromForm } from '../selection/task-selection.ts';
 import { bulkAction, describeOutcome } from './bulk-actions.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';

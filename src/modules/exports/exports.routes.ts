@@ -6,7 +6,7 @@ import { FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { Services } from '../../plugins/app/services.ts';
-import { selectionFromForm } from '../tasks/task-selection.ts';
+import { selectionFromForm } from '../selection/task-selection.ts';
 import { EXPORT_TYPES } from './exports.service.ts';
 
 const LIST_TARGET = 'export-list';

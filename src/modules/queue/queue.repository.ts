@@ -3,7 +3,6 @@ import { sql, type RawBuilder } from 'kysely';
 import { PREPARED } from '../../db/prepared-statements.ts';
 import type { AssignmentKind } from '../tasks/task.entity.ts';
 import type { HandedOutSqlRow } from '../workflow/claim-sql.ts';
-import { ownNextSql } from './queue-sql.ts';
 
 /** A task locked for an action, with its open assignment (if any). */
 export interface WorkRow {
@@ -125,12 +124,6 @@ export class QueueRepository {
     return this.em.getKysely();
   }
 
-  /** The user's own open work in `stage`, in the order of "request next". */
-  async ownNext(projectId: number, stage: { id: number; name: string }, userId: number, limit: number, exclude: number[] = []): Promise<HandedOutRow[]> {
-    const { rows } = await ownNextSql(projectId, stage.id, userId, limit, exclude).execute(this.db);
-    return rows.map((r) => handedOut(r, stage.name));
-  }
-
   /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order. */
   async myQueue(projectId: number, userId: number, limit = 500): Promise<QueueRow[]> {
     const { rows } = await sql<Record<string, unknown>>`
@@ -180,6 +173,11 @@ export class QueueRepository {
   async hadAssignment(taskId: number, userId: number): Promise<boolean> {
     const { rows } = await sql`select 1 from assignments where task_id = ${taskId}::bigint and user_id = ${userId}::bigint limit 1`.execute(this.db);
     return rows.length > 0;
+  }
+
+  /** The answer set of the task's open assignment, if any. */
+  async openAnswerSet(taskId: number): Promise<AnswerSetRow | null> {
+    return this.oneAnswerSet(sql`a.assignment_id = (select t.assignment_id from tasks t where t.id = ${taskId}::bigint)`);
   }
 
   /** The answer set of an assignment (its draft), if any. */

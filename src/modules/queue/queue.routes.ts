@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { heldByFilter } from '../tasks/task-selection.ts';
+import { heldByFilter } from '../selection/task-selection.ts';
 import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { describeOutcome } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';

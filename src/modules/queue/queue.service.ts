@@ -8,11 +8,15 @@ import { answerViews, inputViews, scoreText, type AnswerView, type InputView } f
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
 import { Workflow } from '../workflow/workflow.ts';
+import type { TokenAccess } from './token-access.ts';
 import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type WorkRow } from './queue.repository.ts';
 
 /** Assignment statuses in which the assignee may still change their work. */
 const EDITABLE = new Set(['assigned', 'saved', 'pending_finalization', 'skipped']);
 const MAX_COMMENT = 2000;
+const NOT_YOURS = 'You can only work on tasks assigned to you. Assign it to yourself first.';
+const OPEN_ISSUE = 'This task has an open issue: wait for an admin or manager to answer it.';
+const READ_ONLY = 'This work is finalized and read-only.';
 
 /** What an action carries: answers (JSON from the API, or form fields) and the version they start from. */
 export interface AnswerInput {
@@ -83,10 +87,7 @@ export class QueueService {
 
   /** A stage by name (as the API names them) or id. */
   stage(access: ProjectAccess, ref: string | number): StageInfo {
-    const stages = access.stages;
-    const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
-    if (!found) throw notFound('No such stage');
-    return found;
+    return stageByRef(access.stages, ref);
   }
 
   /**
@@ -99,12 +100,11 @@ export class QueueService {
     if (stage.kind === 'ground_truth') throw unprocessable('Ground Truth has no work to hand out');
     if (!this.workStages(access).some((s) => s.id === stage.id)) throw forbidden(`You may not work in ${stage.name}`);
     const project = access.project;
-    const size = project.queueSize;
-    const own = await this.repo.ownNext(project.id, stage, user.id, size, exclude);
-    if (own.length >= size || !project.autoAssign) return own;
     // one statement: atomic on its own, no transaction round trips needed
-    const claimed = await new Workflow(this.em).claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude });
-    return [...own, ...claimed.map((r) => handedOut(r, stage.name))];
+    const rows = await new Workflow(this.em).nextWork({
+      projectId: project.id, stageId: stage.id, userId: user.id, limit: project.queueSize, leaseMinutes: project.reservationMinutes, autoAssign: project.autoAssign, exclude,
+    });
+    return rows.map((r) => handedOut(r, stage.name));
   }
 
   myQueue(access: ProjectAccess, user: IUser): Promise<QueueRow[]> {
@@ -203,10 +203,55 @@ export class QueueService {
    * its pre-assignment.
    */
   private moveOn(access: ProjectAccess, user: IUser, workflow: Workflow, task: WorkRow, stage: StageInfo, kind: string, outcome: 'accepted' | 'corrected' | null) {
-    const stages = access.stages;
-    const next = stages.filter((s) => s.position > stage.position && s.kind === 'review')
-      .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
-    return workflow.moveOn(task, user.id, { from: stage, to: next, kind, outcome, webhook: Boolean(access.project.webhookUrl) });
+    return workflow.moveOn(task, user.id, { from: stage, to: nextStageAfter(access.stages, stage), kind, outcome, webhook: Boolean(access.project.webhookUrl) });
+  }
+
+  /**
+   * Request next for an API token in two database round trips (the token with its project access,
+   * then the work itself) and no ORM: the API's hot path. Same rules as `requestNext`.
+   */
+  async requestNextByToken(access: TokenAccess, stageRef: string): Promise<HandedOutRow[]> {
+    const stage = stageByRef(access.stages, stageRef);
+    if (stage.kind === 'ground_truth') throw unprocessable('Ground Truth has no work to hand out');
+    if (access.role === 'member' && access.memberStageIds.length && !access.memberStageIds.includes(stage.id)) throw forbidden(`You may not work in ${stage.name}`);
+    const rows = await new Workflow(this.em).nextWork({
+      projectId: access.projectId, stageId: stage.id, userId: access.userId, limit: access.queueSize,
+      leaseMinutes: access.reservationMinutes, autoAssign: access.autoAssign,
+    });
+    return rows.map((r) => handedOut(r, stage.name));
+  }
+
+  /**
+   * Finalize (or, in a review stage, accept) for an API token in two round trips: one statement
+   * checks and moves the task (see finalize-sql.ts). Returns null when the task may complete into a
+   * project with a webhook: the caller then takes `finalize`, whose transaction also queues the delivery.
+   */
+  async finalizeByToken(access: TokenAccess, taskId: number, input: AnswerInput): Promise<{ stage: string; state: string } | null> {
+    const routes = access.stages.filter((s) => s.kind !== 'ground_truth').map((from) => ({ from, to: nextStageAfter(access.stages, from) }));
+    if (access.webhook && routes.some((r) => r.to.kind === 'ground_truth')) return null;
+    let answers: { json: string; version: number } | undefined;
+    if (input.answers !== undefined) {
+      const parsed = parseAnswers(access.outputSchema, input.answers, { fromForm: input.fromForm });
+      if (Object.keys(parsed.errors).length) throw unprocessable(Object.values(parsed.errors)[0], parsed.errors);
+      if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
+      answers = { json: JSON.stringify(parsed.answers), version: input.version };
+    }
+    const row = await new Workflow(this.em).finalizeAtOnce({ projectId: access.projectId, taskId, userId: access.userId, routes, answers, webhook: access.webhook });
+    switch (row.verdict) {
+      case 'ok':
+        return { stage: row.stage!, state: row.state! };
+      case 'not_found':
+        throw notFound('No such task');
+      case 'not_yours':
+        if (access.role === 'member') throw notFound('No such task');
+        throw forbidden(NOT_YOURS);
+      case 'issue':
+        throw conflict(OPEN_ISSUE);
+      case 'read_only':
+        throw conflict(READ_ONLY);
+      case 'stale':
+        throw staleSave(await this.repo.openAnswerSet(taskId), JSON.parse(answers!.json) as Answers);
+    }
   }
 
   /** Skip: to the end of the user's own queue; the task stays theirs. */
@@ -270,10 +315,10 @@ export class QueueService {
       if (!task) throw notFound('No such task');
       if (task.assigneeId !== user.id || task.status === null) {
         if (!access.canManageTasks) throw notFound('No such task');
-        throw forbidden('You can only work on tasks assigned to you. Assign it to yourself first.');
+        throw forbidden(NOT_YOURS);
       }
-      if (task.status === 'issue') throw conflict('This task has an open issue: wait for an admin or manager to answer it.');
-      if (!EDITABLE.has(task.status)) throw conflict('This work is finalized and read-only.');
+      if (task.status === 'issue') throw conflict(OPEN_ISSUE);
+      if (!EDITABLE.has(task.status)) throw conflict(READ_ONLY);
       const stage = stages.find((s) => s.id === task.stageId)!;
       return fn(repo, task, stage, new Workflow(em, this.boss));
     });
@@ -298,6 +343,21 @@ export class QueueService {
     if (version === null) throw staleSave(await repo.answerSetOf(task.assignmentId!), answers);
     return version;
   }
+}
+
+function stageByRef(stages: StageInfo[], ref: string | number): StageInfo {
+  const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
+  if (!found) throw notFound('No such stage');
+  return found;
+}
+
+/**
+ * Where finalize or accept sends a task from `stage`: each later review stage samples it by its
+ * review percentage (0 % = disabled); the first that takes it is next, else Ground Truth.
+ */
+function nextStageAfter(stages: StageInfo[], stage: StageInfo): StageInfo {
+  return stages.filter((s) => s.position > stage.position && s.kind === 'review')
+    .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
 }
 
 function describeSource(set: AnswerSetRow): string {

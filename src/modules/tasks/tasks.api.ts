@@ -5,7 +5,7 @@ import type { BulkOutcome } from '../bulk/bulk.service.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
-import { parseTaskFilter } from './task-filter.ts';
+import { parseTaskFilter } from '../selection/task-filter.ts';
 
 const MAX_IDS = 5_000;
 const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?)$/;

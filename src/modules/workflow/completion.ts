@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
-import { transactionDb } from '../../jobs/job.ts';
+import { transactionDb } from '../../lib/job-queue.ts';
 
 export const DELIVER_TASK = 'deliver-task';
 /** deliveries queued per pg-boss insert (one statement each) */

@@ -1,11 +1,14 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 
 /**
- * The user the task `t` is pre-assigned to in a stage (`tasks.pre_assign`, `{ "<stage>": <user id> }`),
- * if still a member of the project. Shared by bulk actions and the workflow: the same rule
- * applies whenever a task enters a stage.
+ * The user the task `task` (a table alias) is pre-assigned to in the stage named by `stageName`
+ * (`tasks.pre_assign`, `{ "<stage>": <user id> }`), if still a member of the project. The same
+ * rule applies whenever a task enters a stage.
  */
-export const preAssignee = (stage: { name: string }) => sql`(
+export const preAssigneeIn = (task: RawBuilder<unknown>, stageName: RawBuilder<unknown>) => sql`(
   select pm.user_id from project_members pm
-  where pm.project_id = t.project_id and jsonb_typeof(t.pre_assign -> ${stage.name}::text) = 'number'
-    and pm.user_id = (t.pre_assign ->> ${stage.name}::text)::bigint)`;
+  where pm.project_id = ${task}.project_id and jsonb_typeof(${task}.pre_assign -> ${stageName}) = 'number'
+    and pm.user_id = (${task}.pre_assign ->> ${stageName})::bigint)`;
+
+/** The pre-assignee of the task `t` in `stage`. */
+export const preAssignee = (stage: { name: string }) => preAssigneeIn(sql`t`, sql`${stage.name}::text`);

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
-import type { AssignmentKind } from '../tasks/task.entity.ts';
+import type { AssignmentKind } from './task-states.ts';
 
 /**
  * How one transition changes a selection of tasks, as SQL fragments over the locked selection

@@ -3,8 +3,9 @@ import { sql, type RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { PREPARED } from '../../db/prepared-statements.ts';
 import type { StageInfo } from '../projects/project-access.ts';
-import type { AssignmentKind } from '../tasks/task.entity.ts';
-import { claimSql, type ClaimArgs, type ClaimedRow } from './claim-sql.ts';
+import type { AssignmentKind } from './task-states.ts';
+import { nextWorkSql, type ClaimArgs, type ClaimedRow } from './claim-sql.ts';
+import { finalizeSql, type FinalizeArgs, type FinalizeRow } from './finalize-sql.ts';
 import { deliveryStatusOnCompletion, queueDeliveries } from './completion.ts';
 import { preAssignee } from './pre-assign-sql.ts';
 import { SelectionWriter, type ChunkOptions, type ChunkResult, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
@@ -38,7 +39,8 @@ export interface MoveOn {
  * and writes its own event. Callers check permissions and inputs, lock the task when they act on
  * one, and run multi-statement transitions in a transaction.
  *
- * Transitions: create (uploads: UploadProcessingSession.insertTasks), claim (with lease expiry),
+ * Transitions: create (create-sql.ts, run by the upload job), request next (the user's own work,
+ * then the claim, with lease expiry),
  * save, submit draft, finalize / review accept / correct (`moveOn`), finalize all (the queue's loop
  * over `moveOn`), skip, raise issue, resolve issue, review reject, the selection transitions (send
  * to stage, assign, unassign, reserve, release, hold, unhold, reject, acknowledge, reset to new,
@@ -97,10 +99,14 @@ export class Workflow {
 
   // ── one task, by its assignee (SPEC §4) ─────────────────────────────────────────────────────
 
-  /** Claims up to `limit` pool tasks for the user: one statement, lapsed leases expire on the way (see claim-sql.ts). */
-  async claim(args: ClaimArgs): Promise<ClaimedRow[]> {
-    if (args.limit <= 0) return [];
-    return (await claimSql(args).execute(this.db)).rows;
+  /** Request next as one statement: the user's own work in the stage first, then the claim up to the queue size (see claim-sql.ts). */
+  async nextWork(args: ClaimArgs & { autoAssign: boolean }): Promise<ClaimedRow[]> {
+    return (await nextWorkSql(args).execute(this.db)).rows;
+  }
+
+  /** Finalize or review accept as one statement, checks included (see finalize-sql.ts): the API's hot path. */
+  async finalizeAtOnce(args: FinalizeArgs): Promise<FinalizeRow> {
+    return (await finalizeSql(args).execute(this.db)).rows[0];
   }
 
   /** Save: the draft is stored by the caller; the assignment is `saved` (or stays pending) and the task `in_progress`. */

@@ -1,5 +1,27 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import type { PgBoss, SendOptions } from 'pg-boss';
+
+/** The job queue (pg-boss) as the modules use it: sending jobs in their own transaction, and reading a job's state. */
+
+/** pg-boss's view of the caller's connection: a job sent through it commits or rolls back with the caller's transaction. */
+export function transactionDb(em: EntityManager) {
+  const db = em.getKysely();
+  return {
+    executeSql: async (text: string, values?: unknown[]) => {
+      const result = await db.executeQuery(CompiledQuery.raw(text, values ?? []));
+      return { rows: result.rows as unknown[] };
+    },
+  };
+}
+
+/**
+ * Enqueues a job inside the caller's transaction: the tracking row and the job commit together,
+ * so a crash can never leave one without the other.
+ */
+export async function enqueueInTransaction(em: EntityManager, boss: PgBoss, name: string, data: object, options: SendOptions = {}) {
+  return boss.send(name, data, { ...options, db: transactionDb(em) });
+}
 
 /**
  * Which of the given tracked items (bulk operations, exports, uploads) have a job that was

@@ -1,4 +1,4 @@
-import { TASK_STATES, type TaskState } from './task.entity.ts';
+import { TASK_STATES, type TaskState } from '../workflow/task-states.ts';
 
 /** Sortable columns of the task list, by their URL name. Only these reach SQL (as fixed expressions). */
 export const SORT_KEYS = ['id', 'name', 'created', 'submitted', 'state', 'stage', 'priority', 'score', 'batch', 'assignee'] as const;
