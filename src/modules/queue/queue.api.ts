@@ -48,7 +48,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: { tags: ['queue'], summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
-    const rows = await request.services.queue.myQueue(access, user);
+    const { rows } = await request.services.queue.myQueue(access, user);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, status: r.status, kind: r.kind, state: r.state, priority: r.priority, priorityScore: r.priorityScore, since: r.since.toISOString() })) };
   });
 

@@ -51,6 +51,13 @@ export interface QueueRow {
   since: Date;
 }
 
+export interface QueueCounts {
+  /** assigned and saved */
+  open: number;
+  pending: number;
+  skipped: number;
+}
+
 export interface IssueRow {
   id: number;
   name: string;
@@ -124,8 +131,20 @@ export class QueueRepository {
     return this.em.getKysely();
   }
 
-  /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order. */
-  async myQueue(projectId: number, userId: number, limit = 500): Promise<QueueRow[]> {
+  /** How many tasks of each My queue group the user holds in the project. */
+  async myQueueCounts(projectId: number, userId: number): Promise<QueueCounts> {
+    const { rows } = await sql<Record<string, string>>`
+      select count(*) filter (where assignment_status in ('assigned', 'saved')) as open,
+             count(*) filter (where assignment_status = 'pending_finalization') as pending,
+             count(*) filter (where assignment_status = 'skipped') as skipped
+      from tasks where assignee_id = ${userId}::bigint and project_id = ${projectId}::bigint and archive_id is null
+        and assignment_status in ('assigned', 'saved', 'pending_finalization', 'skipped')`.execute(this.db);
+    const r = rows[0];
+    return { open: num(r.open), pending: num(r.pending), skipped: num(r.skipped) };
+  }
+
+  /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order; one page of it. */
+  async myQueue(projectId: number, userId: number, limit = 500, offset = 0): Promise<QueueRow[]> {
     const { rows } = await sql<Record<string, unknown>>`
       select t.id, t.name, t.stage_id, s.name as stage_name, s.kind as stage_kind, t.assignment_status, t.assignment_kind,
              t.priority, trim_scale(t.priority_score)::text as priority_score, t.state, a.created_at
@@ -136,7 +155,7 @@ export class QueueRepository {
         and t.assignment_status in ('assigned', 'saved', 'pending_finalization', 'skipped')
       order by case t.assignment_status when 'pending_finalization' then 1 when 'skipped' then 2 else 0 end,
                s.position, t.priority, t.priority_score desc nulls last, t.created_at, t.id
-      limit ${limit}::int`.execute(this.db);
+      limit ${limit}::int offset ${offset}::int`.execute(this.db);
     return rows.map((r) => ({
       id: num(r.id), name: String(r.name), stageId: num(r.stage_id), stageName: String(r.stage_name), stageKind: String(r.stage_kind),
       status: String(r.assignment_status), kind: String(r.assignment_kind), priority: num(r.priority),

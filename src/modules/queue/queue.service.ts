@@ -9,7 +9,7 @@ import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
 import { Workflow } from '../workflow/workflow.ts';
 import type { TokenAccess } from './token-access.ts';
-import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type WorkRow } from './queue.repository.ts';
+import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueCounts, type QueueRow, type WorkRow } from './queue.repository.ts';
 
 /** Assignment statuses in which the assignee may still change their work. */
 const EDITABLE = new Set(['assigned', 'saved', 'pending_finalization', 'skipped']);
@@ -107,8 +107,13 @@ export class QueueService {
     return rows.map((r) => handedOut(r, stage.name));
   }
 
-  myQueue(access: ProjectAccess, user: IUser): Promise<QueueRow[]> {
-    return this.repo.myQueue(access.project.id, user.id);
+  /** One page of the user's queue, in the order of SPEC §4, with the size of each group. */
+  async myQueue(access: ProjectAccess, user: IUser, { page = 1, size = 500 } = {}): Promise<{ rows: QueueRow[]; counts: QueueCounts; total: number }> {
+    const [rows, counts] = await Promise.all([
+      this.repo.myQueue(access.project.id, user.id, size, (page - 1) * size),
+      this.repo.myQueueCounts(access.project.id, user.id),
+    ]);
+    return { rows, counts, total: counts.open + counts.pending + counts.skipped };
   }
 
   /** The work page of a task: only its assignee may act; managers may look. Members see only their own work (else 404). */
