@@ -91,11 +91,13 @@ export class StatsRepository {
     }));
   }
 
-  /** The pool task of a stage whose last activity is `at` (the one that waits longest). */
+  /** The pool task of a stage whose last activity is `at` (the one that waits longest), through `tasks_activity`. */
   async poolTaskAt(projectId: number, stageId: number, at: Date): Promise<number | null> {
     const { rows } = await sql<{ id: string }>`
       select t.id from tasks t
-      where t.project_id = ${projectId}::bigint and t.archive_id is null and t.last_activity_at = ${at}::timestamptz
+      where t.project_id = ${projectId}::bigint and t.archive_id is null
+        -- a Date holds milliseconds, the column microseconds
+        and t.last_activity_at >= ${at}::timestamptz and t.last_activity_at < ${at}::timestamptz + interval '1 millisecond'
         and t.stage_id = ${stageId}::bigint and not t.held and t.assignee_id is null
       order by t.id limit 1`.execute(this.db);
     return rows[0] ? num(rows[0].id) : null;
