@@ -12,6 +12,7 @@ import { Migration20261122160000_live_name_search } from '../../migrations/Migra
 import { Migration20261202110000_sessions } from '../../migrations/Migration20261202110000_sessions.ts';
 import { Migration20261202120000_csv_safe_apostrophes } from '../../migrations/Migration20261202120000_csv_safe_apostrophes.ts';
 import { Migration20261203090000_archive_runs } from '../../migrations/Migration20261203090000_archive_runs.ts';
+import { Migration20261203100000_stats } from '../../migrations/Migration20261203100000_stats.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -46,6 +47,7 @@ const migrationsList = [
   { name: 'Migration20261202110000_sessions', class: Migration20261202110000_sessions },
   { name: 'Migration20261202120000_csv_safe_apostrophes', class: Migration20261202120000_csv_safe_apostrophes },
   { name: 'Migration20261203090000_archive_runs', class: Migration20261203090000_archive_runs },
+  { name: 'Migration20261203100000_stats', class: Migration20261203100000_stats },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
