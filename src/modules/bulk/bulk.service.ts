@@ -25,6 +25,8 @@ export interface BulkOutcome {
   action: BulkActionDefinition;
   changed: number;
   skipped: Record<string, number>;
+  /** the archive action's record (none when no task was archived) */
+  archiveId?: number;
 }
 
 export type BulkStart = { kind: 'done'; outcome: BulkOutcome } | { kind: 'queued'; operation: IBulkOperation };
@@ -63,17 +65,18 @@ export class BulkService {
           ? { ...context, archiveId: await archives.open(access.project.id, actor.id, params.note ?? '', false) }
           : context;
         const applied = await new Workflow(em, this.boss).applyToSelection(selectionTransition(transitionOf(action), params, ctx), where, { projectId: access.project.id, actorId: actor.id });
+        let archiveId: number | undefined;
         if (ctx.archiveId) {
           await archives.addTasks(ctx.archiveId, applied.changed);
-          await archives.dropIfEmpty(ctx.archiveId);
+          if (!(await archives.dropIfEmpty(ctx.archiveId))) archiveId = ctx.archiveId;
         }
-        return applied;
+        return { ...applied, archiveId };
       });
       const skipped = { ...result.skipped };
       // picked ids that are not (or no longer) tasks of this project
       const missing = 'ids' in selection ? new Set(selection.ids).size - result.seen : 0;
       if (missing > 0) skipped[NOT_FOUND] = missing;
-      return { kind: 'done', outcome: { action, changed: result.changed, skipped } };
+      return { kind: 'done', outcome: { action, changed: result.changed, skipped, ...(result.archiveId ? { archiveId: result.archiveId } : {}) } };
     }
     if (!this.boss) throw new Error('bulk jobs need the job queue');
     const boss = this.boss;

@@ -1,11 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { unprocessable } from '../../lib/errors.ts';
 import { EXPORT_FORMATS } from './export-formats.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { parseTaskFilter } from '../selection/task-filter.ts';
-import { queryRecord, type TaskSelection } from '../selection/task-selection.ts';
+import { selectionFromApi } from '../selection/task-selection.ts';
 import type { ExportRow } from './exports.repository.ts';
 import { sendExportFile } from './exports.routes.ts';
 
@@ -52,14 +50,7 @@ export default async function exportsApi(fastify: FastifyInstance) {
   }, async (request, reply) => {
     const access = await managerAccess(request);
     const body = request.body as { format: string; filter?: string; taskIds?: number[] };
-    if (body.filter !== undefined && body.taskIds) throw unprocessable('Give filter or taskIds, not both');
-    let selection: TaskSelection;
-    if (body.taskIds) selection = { ids: body.taskIds };
-    else {
-      const { filter, errors: invalid } = parseTaskFilter(queryRecord(body.filter ?? ''));
-      if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
-      selection = { filter, excluded: [] };
-    }
+    const selection = selectionFromApi(body);
     const started = await request.services.exports.start(access, request.requireUser(), body.format, selection);
     reply.code(202);
     return toBody(access.project.id, await request.services.exports.get(access, started.id));

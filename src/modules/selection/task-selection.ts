@@ -65,3 +65,18 @@ export function selectionFromForm(body: Record<string, unknown>): TaskSelection 
   if (Object.keys(errors).length) throw unprocessable('Fix the filter before applying an action to all matching tasks');
   return { filter, excluded: idList(body.excluded) };
 }
+
+/**
+ * The selection of an API call: `taskIds`, or `filter` (the query string of a task-list view; ''
+ * is every task). Neither means every task unless the call changes tasks (`required`): a typo
+ * must not archive a whole project.
+ */
+export function selectionFromApi(body: { filter?: string; taskIds?: number[] }, { required = false } = {}): TaskSelection {
+  if (body.filter !== undefined && body.taskIds) throw unprocessable('Give filter or taskIds, not both');
+  if (required && body.filter === undefined && !body.taskIds) throw unprocessable('Give taskIds, or filter ("" selects every task)', { taskIds: 'required without filter' });
+  if (body.taskIds) return { ids: body.taskIds };
+  const { filter, errors } = parseTaskFilter(queryRecord(body.filter ?? ''));
+  if (Object.keys(errors).length) throw unprocessable('Invalid filter', errors);
+  return { filter, excluded: [] };
+}
+

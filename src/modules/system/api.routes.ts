@@ -6,6 +6,7 @@ import exportsApi from '../exports/exports.api.ts';
 import queueApi from '../queue/queue.api.ts';
 import deliveriesApi from '../deliveries/deliveries.api.ts';
 import uploadsApi from '../uploads/uploads.api.ts';
+import archivesApi from '../archives/archives.api.ts';
 import { TOKEN_REQUIRED, unauthorized } from '../../lib/errors.ts';
 import statsApi from '../stats/stats.api.ts';
 
@@ -22,5 +23,6 @@ export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUpl
   await fastify.register(queueApi);
   await fastify.register(deliveriesApi);
   await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
+  await fastify.register(archivesApi);
   await fastify.register(statsApi);
 }
