@@ -10,9 +10,10 @@ export const TaskEvent = defineEntity({
   properties: {
     id: p.bigint('number').primary().autoincrement(),
     task: () => p.manyToOne(Task).deleteRule('cascade'),
-    project: () => p.manyToOne(Project).deleteRule('cascade'),
+    // no declared foreign keys to projects and users (never deleted): see README, "Data integrity"
+    project: () => p.manyToOne(Project).createForeignKeyConstraint(false),
     /** Empty for system actions. */
-    actor: () => p.manyToOne(User).nullable().deleteRule('set null'),
+    actor: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     kind: p.text(),
     before: p.json<Record<string, unknown>>().nullable(),
     after: p.json<Record<string, unknown>>().nullable(),

@@ -14,19 +14,23 @@ export type AssignmentKind = (typeof ASSIGNMENT_KINDS)[number];
 /**
  * A unit of work. The open assignment of the current stage is mirrored here (assignee,
  * status, kind, lease) so that the allocation pool and the task list need no join.
+ *
+ * Project, stage, upload, archive and creator have no declared foreign key (those rows are never
+ * deleted; writers check the constant reference once per statement): see README, "Data integrity".
+ * The indexes are in the initial migration, each with the query it serves.
  */
 export const Task = defineEntity({
   name: 'Task',
   tableName: 'tasks',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    project: () => p.manyToOne(Project).deleteRule('cascade'),
+    project: () => p.manyToOne(Project).createForeignKeyConstraint(false),
     name: p.text(),
     data: p.json<Record<string, unknown>>().onCreate(() => ({})),
     metadata: p.json<Record<string, string>>().onCreate(() => ({})),
     preAssign: p.json<Record<string, number>>().onCreate(() => ({})),
     state: p.enum(TASK_STATES).default('new'),
-    stage: () => p.manyToOne(Stage),
+    stage: () => p.manyToOne(Stage).createForeignKeyConstraint(false),
     priority: p.integer().default(0),
     priorityScore: p.decimal('string').precision(10).scale(9).nullable(),
     clientBatchId: p.text().nullable(),
@@ -38,10 +42,10 @@ export const Task = defineEntity({
     assignmentKind: p.enum(ASSIGNMENT_KINDS).nullable(),
     leaseExpiresAt: p.datetime().nullable(),
     deliveryStatus: p.enum(['pending', 'delivering', 'delivered', 'failed'] as const).nullable(),
-    upload: () => p.manyToOne(Upload).nullable().deleteRule('set null'),
-    archive: () => p.manyToOne(Archive).nullable(),
+    upload: () => p.manyToOne(Upload).nullable().createForeignKeyConstraint(false),
+    archive: () => p.manyToOne(Archive).nullable().createForeignKeyConstraint(false),
     createdAt: p.datetime().onCreate(() => new Date()),
-    createdBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
+    createdBy: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     lastSubmittedAt: p.datetime().nullable(),
     lastSubmittedBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
     lastActivityAt: p.datetime().onCreate(() => new Date()),
