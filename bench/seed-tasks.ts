@@ -190,8 +190,8 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
   await client.query('begin');
   await client.query(`set local maintenance_work_mem = '512MB'`);
   // secondary indexes are rebuilt once at the end instead of maintained row by row
-  const { rows: indexes } = await client.query<{ name: string; def: string }>(
-    `select i.relname as name, pg_get_indexdef(x.indexrelid) as def
+  const { rows: indexes } = await client.query<{ name: string; def: string; comment: string | null }>(
+    `select i.relname as name, pg_get_indexdef(x.indexrelid) as def, obj_description(x.indexrelid, 'pg_class') as comment
      from pg_index x join pg_class i on i.oid = x.indexrelid
      where x.indrelid = 'tasks'::regclass and not x.indisprimary and not x.indisunique`,
   );
@@ -261,7 +261,11 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
   lap('open assignments mirrored on tasks');
   // runs the deferred foreign-key checks of assignment_id now: CREATE INDEX refuses pending ones
   await client.query('set constraints all immediate');
-  for (const ix of indexes) await client.query(ix.def);
+  for (const ix of indexes) {
+    await client.query(ix.def);
+    // each index says which query it serves (see the initial migration)
+    if (ix.comment) await client.query(`comment on index ${quoteIdent(ix.name)} is ${pg.escapeLiteral(ix.comment)}`);
+  }
   lap(`${indexes.length} indexes rebuilt`);
   await client.query('commit');
 }

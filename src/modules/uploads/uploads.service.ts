@@ -18,6 +18,8 @@ export const PROCESS_UPLOAD_JOB = 'process-upload';
 export const SWEEP_UPLOADS_JOB = 'sweep-uploads';
 /** Rows per batch (one transaction, one COPY). */
 export const BATCH_ROWS = 5000;
+/** An upload that created at least this many tasks vacuums and analyzes `tasks` before it finishes. */
+export const SETTLE_ROWS = 10_000;
 /** Bytes per stored chunk of the file. */
 export const CHUNK_BYTES = 2 * 1024 * 1024;
 const MAX_ATTEMPTS = 5;
@@ -310,6 +312,10 @@ export class UploadsService {
       }
 
       const counters = await session.counters();
+      if (counters.succeeded >= SETTLE_ROWS) {
+        const ms = await session.settle();
+        log.info({ uploadId, tasks: counters.succeeded, ms: Math.round(ms) }, 'upload: tasks vacuumed and analyzed');
+      }
       if (cancelled) {
         return await session.finish('cancelled', `Cancelled after ${counters.processed.toLocaleString('en-US')} rows. The ${counters.succeeded.toLocaleString('en-US')} tasks created before stay; delete the upload to archive them.`);
       }
