@@ -15,8 +15,9 @@ export type AssignmentKind = (typeof ASSIGNMENT_KINDS)[number];
  * A unit of work. The open assignment of the current stage is mirrored here (assignee,
  * status, kind, lease) so that the allocation pool and the task list need no join.
  *
- * Project, stage, upload, archive and creator have no declared foreign key (those rows are never
- * deleted; writers check the constant reference once per statement): see README, "Data integrity".
+ * No relation of a task has a declared foreign key (a key costs a trigger per inserted row; the rows
+ * it points at are never deleted, writers check the constant references once per statement): see
+ * README, "Data integrity".
  * The indexes are in the initial migration, each with the query it serves.
  */
 export const Task = defineEntity({
@@ -37,7 +38,7 @@ export const Task = defineEntity({
     held: p.boolean().default(false),
     hasOpenIssue: p.boolean().default(false),
     assignmentId: p.bigint('number').nullable(),
-    assignee: () => p.manyToOne(User).nullable().deleteRule('set null'),
+    assignee: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     assignmentStatus: p.enum(OPEN_ASSIGNMENT_STATUSES).nullable(),
     assignmentKind: p.enum(ASSIGNMENT_KINDS).nullable(),
     leaseExpiresAt: p.datetime().nullable(),
@@ -47,7 +48,7 @@ export const Task = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     createdBy: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     lastSubmittedAt: p.datetime().nullable(),
-    lastSubmittedBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
+    lastSubmittedBy: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     lastActivityAt: p.datetime().onCreate(() => new Date()),
   },
 });
