@@ -88,11 +88,16 @@ function copyText(value: string | null): string {
  * young-generation collections and pile up in the old generation (the server's RSS).
  */
 export class StagedRows {
-  private buf = Buffer.allocUnsafe(256 * 1024);
+  private buf: Buffer = Buffer.allocUnsafe(256 * 1024);
   private used = 0;
+  /** the rows as read, packed the same way: only a duplicate (known after the insert) needs its own */
+  private sources: Buffer = Buffer.allocUnsafe(256 * 1024);
+  private sourcesUsed = 0;
+  /** per staged row: its row number and where its source ends in `sources` (rows ascend) */
+  private rows = new Int32Array(2 * 1024);
   count = 0;
 
-  /** `source` is the row as read (kept in the stage so a duplicate can be reported without keeping it here) */
+  /** `source` is the row as read (kept so a duplicate can be reported; it never goes to the database) */
   add(t: TaskRow, source: string): void {
     const line = [
       String(t.row),
@@ -106,22 +111,47 @@ export class StagedRows {
       t.answers ? copyText(JSON.stringify(t.answers)) : '\\N',
       t.assigneeId === null ? '\\N' : String(t.assigneeId),
       t.assignmentKind ?? '\\N',
-      copyText(source),
     ].join('\t');
-    const need = this.used + Buffer.byteLength(line) + 1;
-    if (need > this.buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(need, this.buf.length * 2));
-      this.buf.copy(bigger, 0, 0, this.used);
-      this.buf = bigger;
-    }
+    this.buf = room(this.buf, this.used, Buffer.byteLength(line) + 1);
     this.used += this.buf.write(line, this.used);
     this.buf[this.used++] = 0x0a;
+    this.sources = room(this.sources, this.sourcesUsed, Buffer.byteLength(source));
+    this.sourcesUsed += this.sources.write(source, this.sourcesUsed);
+    if (2 * this.count + 2 > this.rows.length) {
+      const bigger = new Int32Array(this.rows.length * 2);
+      bigger.set(this.rows);
+      this.rows = bigger;
+    }
+    this.rows[2 * this.count] = t.row;
+    this.rows[2 * this.count + 1] = this.sourcesUsed;
     this.count++;
+  }
+
+  /** The source of a staged row, by its row number. */
+  sourceOf(row: number): string {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.rows[2 * mid];
+      if (r === row) return this.sources.toString('utf8', mid === 0 ? 0 : this.rows[2 * mid - 1], this.rows[2 * mid + 1]);
+      if (r < row) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    throw new Error(`row ${row} is not staged`);
   }
 
   bytes(): Buffer {
     return this.buf.subarray(0, this.used);
   }
+}
+
+/** `buf` with room for `more` bytes after `used` (grown by doubling). */
+function room(buf: Buffer, used: number, more: number): Buffer {
+  if (used + more <= buf.length) return buf;
+  const bigger = Buffer.allocUnsafe(Math.max(used + more, buf.length * 2));
+  buf.copy(bigger, 0, 0, used);
+  return bigger;
 }
 
 /** Upload rows and the bulk paths of upload processing (COPY, set-based inserts). */
@@ -392,7 +422,7 @@ export class UploadProcessingSession {
     await this.client.query(`create temp table if not exists upload_stage (
         row_number integer not null, name text not null, data jsonb not null, metadata jsonb not null, pre_assign jsonb not null,
         priority integer not null, priority_score numeric(10, 9), client_batch_id text, answers jsonb,
-        assignee_id bigint, assignment_kind text, source text not null
+        assignee_id bigint, assignment_kind text
       ) on commit delete rows`);
     this.staged = true;
   }
@@ -415,6 +445,9 @@ export class UploadProcessingSession {
     const c = this.client;
     await c.query('begin');
     try {
+      // a batch commits its tasks with the resume point: should a crash lose the last commits, the
+      // retry redoes exactly those batches, so the commit need not wait for its WAL flush
+      await c.query('set local synchronous_commit = off');
       const duplicates = input.staged.count > 0 ? await this.insertTasks(input) : [];
       const succeeded = input.staged.count - duplicates.length;
       const rejected = [...input.rejected];
@@ -460,7 +493,7 @@ export class UploadProcessingSession {
     // every staged row is either inserted or returned here as a duplicate, so the statement
     // answers with the few duplicates only; existing tasks are looked up for those rows alone
     // (one index probe each), never by scanning the project's tasks
-    const result = await this.client.query<{ row_number: number; message: string; source: string }>(
+    const result = await this.client.query<{ row_number: number; message: string }>(
       `with s as (
          select distinct on (name) * from upload_stage order by name, row_number
        ), ins as (
@@ -480,11 +513,11 @@ export class UploadProcessingSession {
          insert into answer_sets (task_id, kind, answers)
          select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
        ), dup as (
-         select st.row_number, st.name, st.source, first.row_number as first_row
+         select st.row_number, st.name, first.row_number as first_row
            from upload_stage st join s first using (name)
           where not exists (select from ins where ins.name = st.name and first.row_number = st.row_number)
        )
-       select d.row_number, d.source,
+       select d.row_number,
               case when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
                    when d.first_row < d.row_number then 'appears earlier in this file (row ' || d.first_row || ')'
                    else 'appears earlier in this file' end as message
@@ -493,12 +526,12 @@ export class UploadProcessingSession {
         order by d.row_number`,
       [input.projectId, input.labelStageId, this.uploadId, input.actorId],
     );
-    return result.rows.map((r) => ({ row: r.row_number, message: r.message, source: r.source }));
+    return result.rows.map((r) => ({ row: r.row_number, message: r.message, source: input.staged.sourceOf(r.row_number) }));
   }
 
   private async copyStage(staged: StagedRows): Promise<void> {
     const stream = this.client.query(copyFrom(
-      'copy upload_stage (row_number, name, data, metadata, pre_assign, priority, priority_score, client_batch_id, answers, assignee_id, assignment_kind, source) from stdin',
+      'copy upload_stage (row_number, name, data, metadata, pre_assign, priority, priority_score, client_batch_id, answers, assignee_id, assignment_kind) from stdin',
     ));
     await new Promise<void>((resolve, reject) => {
       stream.on('finish', resolve);
