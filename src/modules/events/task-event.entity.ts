@@ -9,8 +9,8 @@ export const TaskEvent = defineEntity({
   tableName: 'task_events',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    task: () => p.manyToOne(Task).deleteRule('cascade'),
-    // no declared foreign keys to projects and users (never deleted): see README, "Data integrity"
+    // no declared foreign keys (one event per task of a bulk action): see README, "Data integrity"
+    task: () => p.manyToOne(Task).createForeignKeyConstraint(false),
     project: () => p.manyToOne(Project).createForeignKeyConstraint(false),
     /** Empty for system actions. */
     actor: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
