@@ -443,11 +443,10 @@ export class UploadProcessingSession {
   }): Promise<BatchOutcome> {
     await this.ensureStage();
     const c = this.client;
-    await c.query('begin');
+    // a batch commits its tasks with the resume point: should a crash lose the last commits, the
+    // retry redoes exactly those batches, so the commit need not wait for its WAL flush
+    await c.query('begin; set local synchronous_commit = off');
     try {
-      // a batch commits its tasks with the resume point: should a crash lose the last commits, the
-      // retry redoes exactly those batches, so the commit need not wait for its WAL flush
-      await c.query('set local synchronous_commit = off');
       const duplicates = input.staged.count > 0 ? await this.insertTasks(input) : [];
       const succeeded = input.staged.count - duplicates.length;
       const rejected = [...input.rejected];
