@@ -2,7 +2,9 @@
  * Allocation benchmark (issue 5): N tasks in the Label stage, C annotators (C users with API
  * tokens) calling the HTTP API in a loop — request next → finalize — for S seconds against TWO
  * server processes sharing one database; then, in the same run, the raw SQL claim loop: the very
- * claim statement the app runs (claimSql), on C `pg` connections, without HTTP or the app.
+ * claim statement the app runs (claimSql), on C `pg` connections, without HTTP or the app; and the
+ * physical limit: the same SKIP LOCKED claim on a minimal table with only the pool index
+ * (`raw_min_claims_per_s`; the target is allocations_per_s / raw_min_claims_per_s ≥ 0.15).
  *
  *   npm run bench:allocate
  *   BENCH_TASKS=100000 BENCH_CLIENTS=16 BENCH_SECONDS=10 npm run bench:allocate   # quick run
@@ -21,7 +23,7 @@ import { EmbeddedPostgres, ensureDatabase } from '../src/db/embedded-postgres.ts
 import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
-import { claimSql } from '../src/modules/queue/queue-sql.ts';
+import { claimSql } from '../src/modules/workflow/claim-sql.ts';
 import { PreparingClient } from '../src/db/prepared-statements.ts';
 import { startServer } from './harness.ts';
 
@@ -162,6 +164,33 @@ async function main() {
     rawMs.sort((a, b) => a - b);
     const rawPerS = rawClaims / rawSeconds;
     say(`raw SQL: ${rawClaims} claims in ${rawSeconds.toFixed(1)} s = ${rawPerS.toFixed(0)}/s; p95 ${percentile(rawMs, 95).toFixed(1)} ms; duplicates ${rawDuplicates}, in the database ${dbDuplicatesAll}`);
+    // ── the physical limit: the same SKIP LOCKED claim in pool order on a minimal table ────────
+    // (1,000,000 rows, only the pool index, C connections): what first-come-first-serve claims
+    // cost on this machine with nothing else to maintain
+    await pool.query(`create unlogged table bench_min_tasks (id bigint primary key, priority int not null, created_at timestamptz not null, assignee_id bigint)`);
+    await pool.query(`insert into bench_min_tasks select g, (g * 7919) % 10, timestamptz '2026-10-01' + ((g * 15485863) % 2592000) * interval '1 second', null
+                      from generate_series(1::bigint, $1::bigint) g`, [TASKS]);
+    await pool.query(`create index bench_min_pool on bench_min_tasks (priority, created_at, id) where assignee_id is null`);
+    await pool.query('vacuum analyze bench_min_tasks');
+    const minClaim = `update bench_min_tasks set assignee_id = $1 where id = (
+      select id from bench_min_tasks where assignee_id is null order by priority, created_at, id limit 1 for update skip locked) returning id`;
+    let minClaims = 0;
+    started = Date.now();
+    const minDeadline = started + SECONDS * 1000;
+    await Promise.all(users.map(async (u) => {
+      const client = await pool.connect();
+      try {
+        while (Date.now() < minDeadline) {
+          const { rowCount } = await client.query(minClaim, [u.id]);
+          if (!rowCount) break;
+          minClaims++;
+        }
+      } finally {
+        client.release();
+      }
+    }));
+    const minPerS = minClaims / ((Date.now() - started) / 1000);
+    say(`raw SQL on a minimal table: ${minClaims} claims = ${minPerS.toFixed(0)}/s`);
     await pool.end();
     await orm.close();
 
@@ -171,6 +200,9 @@ async function main() {
       p95_ms: Number(percentile(nextMs, 95).toFixed(1)),
       raw_sql_per_s: Math.round(rawPerS),
       ratio_vs_sql: Number((allocationsPerS / rawPerS).toFixed(2)),
+      raw_min_claims_per_s: Math.round(minPerS),
+      ratio_vs_min: Number((allocationsPerS / minPerS).toFixed(3)),
+      finalize_p95_ms: Number(percentile(finalizeMs, 95).toFixed(1)),
       duplicates: duplicates + rawDuplicates + dbDuplicatesAll,
     };
     console.log(JSON.stringify(result));

@@ -16,8 +16,9 @@
  */
 import { join } from 'node:path';
 import pg from 'pg';
-import { parseTaskFilter, canonicalQuery, type TaskFilter } from '../src/modules/tasks/task-filter.ts';
-import { compileQuery, loadTaskPage, pageOf, SMALL_VIEW, taskCountQuery, taskPageQuery, taskWhere, type RunQuery, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
+import { parseTaskFilter, canonicalQuery, type TaskFilter } from '../src/modules/selection/task-filter.ts';
+import { compileQuery, loadTaskPage, pageOf, SMALL_VIEW, taskCountQuery, taskPageQuery, type RunQuery } from '../src/modules/tasks/task-list.repository.ts';
+import { taskWhere, type TaskListScope } from '../src/modules/selection/task-where.ts';
 import { sql } from 'kysely';
 import { BENCH_DIR, benchDatabase, HttpClient, percentile, round1, sleep, startServer, table } from './harness.ts';
 import { BULK_BATCH, type SeededProject } from './seed-tasks.ts';

@@ -1,6 +1,7 @@
 import { afterAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { CHUNK_SIZE, RUN_BULK_OPERATION } from '../src/modules/bulk/bulk.service.ts';
+import { RUN_BULK_OPERATION } from '../src/modules/bulk/bulk.service.ts';
+import { CHUNK_SIZE } from '../src/modules/workflow/selection-writer.ts';
 import { arrangeProject, lastStartedAt, sendJob } from './crash-helpers.ts';
 import { startServer, type RunningServer } from './helpers.ts';
 

@@ -15,7 +15,7 @@ export interface RunningServer extends ServerProcess {
 /** Starts `src/server.ts` as its own process on a fresh database cloned from the migrated template. */
 export async function startServer(env: Record<string, string> = {}, existingDatabaseUrl?: string): Promise<RunningServer> {
   const databaseUrl = existingDatabaseUrl ?? (await cloneTemplateDatabase('e2e'));
-  return { ...(await spawnServer(databaseUrl, { env })), databaseUrl };
+  return { ...(await spawnServer(databaseUrl, { env, echo: process.env.E2E_ECHO === '1' })), databaseUrl };
 }
 
 export function launchBrowser(): Promise<Browser> {

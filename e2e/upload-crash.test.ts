@@ -3,6 +3,8 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
+import { PROCESS_UPLOAD_JOB } from '../src/modules/uploads/uploads.service.ts';
+import { lastStartedAt } from './crash-helpers.ts';
 import { startServer, type RunningServer } from './helpers.ts';
 
 const ROWS = 150_000;
@@ -54,7 +56,9 @@ it('a server killed with SIGKILL during a large upload resumes it after restart:
   // kill it mid-job: after some batches have committed, well before the end
   await expect.poll(async () => (await upload()).rows_processed, { timeout: 60_000, interval: 20 }).toBeGreaterThanOrEqual(10_000);
   log(`killing at ${JSON.stringify(await upload())}`);
+  const startedBefore = await lastStartedAt(db, PROCESS_UPLOAD_JOB);
   await first.kill('SIGKILL');
+  const killedAt = Date.now();
   const atKill = await upload();
   expect(atKill.status).toBe('processing');
   expect(atKill.rows_processed).toBeLessThan(ROWS);
@@ -65,6 +69,10 @@ it('a server killed with SIGKILL during a large upload resumes it after restart:
   const second = await startServer({}, first.databaseUrl);
   log('restarted');
   servers.push(second);
+  await expect.poll(() => lastStartedAt(db!, PROCESS_UPLOAD_JOB), { timeout: 90_000, interval: 250 }).toBeGreaterThan(startedBefore);
+  const resumeSeconds = (Date.now() - killedAt) / 1000;
+  log(`resumed ${resumeSeconds.toFixed(1)} s after the kill`);
+  expect(resumeSeconds).toBeLessThan(60);
   await expect.poll(async () => (await upload()).status, { timeout: 150_000, interval: 250 }).toBe('completed_with_errors');
 
   const done = await upload();

@@ -182,9 +182,13 @@ export class Migration20261203000000_initial extends Migration {
         automatic boolean not null default false,
         created_at timestamptz not null default now(),
         restored_at timestamptz,
-        restored_by_id bigint references users(id) on delete set null
+        restored_by_id bigint references users(id) on delete set null,
+        -- an automatic archive belongs to one run of the nightly job (its pg-boss job id): a run
+        -- that is killed and resumed fills the same record instead of opening a second one
+        run_key text
       );`);
     this.addSql(`create index archives_project on archives (project_id, id desc);`);
+    this.addSql(`create unique index archives_run on archives (project_id, run_key) where run_key is not null;`);
 
     // tasks declares no foreign keys. PostgreSQL checks a declared key with a trigger queued for
     // every inserted row, even when the value is null (measured on the upload's insert: 4.7 µs per

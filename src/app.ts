@@ -36,6 +36,7 @@ import queueRoutes from './modules/queue/queue.routes.ts';
 import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
 import uploadsRoutes from './modules/uploads/uploads.routes.ts';
+import failedJobsRoutes from './modules/system/failed-jobs.routes.ts';
 
 export interface AppOptions {
   config: Config;
@@ -149,6 +150,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(healthRoutes);
   await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
   await fastify.register(usersRoutes, { publicUrl: config.PUBLIC_URL });
+  await fastify.register(failedJobsRoutes);
   await fastify.register(accountRoutes, { passwordRateLimit: config.LOGIN_RATE_LIMIT });
   await fastify.register(apiTokensRoutes);
   await fastify.register(projectsRoutes);

@@ -158,7 +158,7 @@ describe('Archives', () => {
     await t.sql(`update tasks set last_activity_at = '2026-01-01' where project_id = $1 and name in ('a-4', 'a-5')`, [projectId]);
     await t.sql(`update tasks set last_activity_at = '2026-02-15' where project_id = $1 and name not in ('a-4', 'a-5')`, [projectId]);
     const now = new Date('2026-03-01T00:00:00Z');
-    const first = await s.archives.archiveInactive(now);
+    const first = await s.archives.archiveInactive(now, 'run-1');
     expect(first).toEqual([{ projectId, archiveId: expect.any(Number), archived: 2 }]);
     expect(await live()).toEqual(['a-1', 'a-2', 'a-3']);
     const [record] = await t.sql<Record<string, any>>('select * from archives where id = $1', [first[0].archiveId]);
@@ -169,8 +169,15 @@ describe('Archives', () => {
     // a second run finds nothing and leaves no empty record
     const count = async () => (await t.sql<{ n: number }>('select count(*)::int as n from archives'))[0].n;
     const before = await count();
-    expect(await s.archives.archiveInactive(now)).toEqual([]);
+    expect(await s.archives.archiveInactive(now, 'run-2')).toEqual([]);
     expect(await count()).toBe(before);
+
+    // a run resumed after a crash (same run, same start) fills the same record instead of opening another
+    await t.sql(`insert into tasks (project_id, name, stage_id, last_activity_at) values ($1, 'a-6', $2, '2026-01-01')`, [projectId, labelId]);
+    const resumed = await s.archives.archiveInactive(now, 'run-1');
+    expect(resumed).toEqual([{ projectId, archiveId: first[0].archiveId, archived: 1 }]);
+    expect(await count()).toBe(before);
+    expect((await t.sql<Record<string, any>>('select task_count from archives where id = $1', [first[0].archiveId]))[0].task_count).toBe(3);
   });
 
   it('archives more than 5,000 tasks as one job and one record', async () => {

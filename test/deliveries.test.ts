@@ -139,15 +139,18 @@ describe('Delivery', () => {
       [projectId, await label(projectId)])).map((r) => Number(r.id));
     answer = (res) => res.writeHead(302, { location: `http://127.0.0.1:${port}/elsewhere` }).end();
     try {
-      await expect(t.services().deliveries.deliverNow(id2, { lastAttempt: false })).rejects.toThrow(/redirect/);
+      await expect(t.services().deliveries.deliverNow(id2)).rejects.toThrow(/redirect/);
       expect(received.map((r) => r.url)).toEqual(['/moved']);
-      expect(await t.services().deliveries.deliverNow(id2, { lastAttempt: true })).toBe('failed');
+      await expect(t.services().deliveries.deliverNow(id2)).rejects.toThrow(/redirect/);
+      // the failure policy gives up: the task is marked failed, with the last attempt's error in its history
+      await t.services().deliveries.fail(id2, 'Stopped after 2 attempts');
     } finally {
       answer = (res) => res.writeHead(204).end();
     }
     const attempts = await t.sql(`select attempt, status, response_status from webhook_deliveries where task_id = $1 order by id`, [id2]);
     expect(attempts).toEqual([{ attempt: 1, status: 'failed', response_status: 302 }, { attempt: 2, status: 'failed', response_status: 302 }]);
     expect((await t.sql(`select state, delivery_status from tasks where id = $1`, [id2]))).toEqual([{ state: 'completed', delivery_status: 'failed' }]);
+    expect(await t.sql(`select kind, note from task_events where task_id = $1 and kind = 'delivery_failed'`, [id2])).toEqual([{ kind: 'delivery_failed', note: expect.stringMatching(/302/) }]);
   });
 
   it('only an instance admin opens the internal network; attempts show a generic failure', async () => {
@@ -174,7 +177,7 @@ describe('Delivery', () => {
     expect((await submitForm(pia, `/projects/${projectId}/delivery`, `/projects/${projectId}/delivery`, { url: `http://127.0.0.1:${closedPort}/hook`, allowedHosts: 'example.org\n127.0.0.1' })).status).toBe(303);
     const [id] = (await t.sql<{ id: string }>(`insert into tasks (project_id, name, stage_id, state, delivery_status) values ($1, 'z', $2, 'completed', 'pending') returning id`,
       [projectId, await label(projectId)])).map((r) => Number(r.id));
-    expect(await t.services().deliveries.deliverNow(id, { lastAttempt: true })).toBe('failed');
+    await expect(t.services().deliveries.deliverNow(id)).rejects.toThrow(/connection refused/);
     const [attempt] = await t.sql<{ error: string }>(`select error from webhook_deliveries where task_id = $1`, [id]);
     expect(attempt.error).toBe('connection refused');
   });

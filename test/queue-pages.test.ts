@@ -121,4 +121,33 @@ describe('Queue pages', () => {
     expect((await t.sql(`select assignee_id from tasks where id = $1`, [await idOf('second')]))).toEqual([{ assignee_id: null }]);
     expect((await lee.get(`${base()}/reservations`)).status).toBe(403);
   });
+
+  it('the work page stays small whatever the queue, and My queue is paginated', async () => {
+    const s = t.services();
+    const a = (await t.sql<{ id: string }>(`select id from users where email = 'admin@example.org'`))[0].id;
+    const big = (await s.projects.create(await s.users.get(Number(a)), { name: 'Big queue', reviewStages: 0 })).id;
+    await s.members.add(await s.projects.access(await s.users.get(Number(a)), big), 'lee@example.org', { role: 'member', stageIds: [] });
+    const label = (await t.sql<{ id: string }>(`select id from stages where project_id = $1 and kind = 'label'`, [big]))[0].id;
+    // 401 tasks reserved to lee, with long names
+    await t.sql(`insert into tasks (project_id, name, stage_id, priority_score) select $1, 'a-rather-long-task-name-that-would-wrap-' || n, $2, 0.123456789
+                 from generate_series(1, 401) n`, [big, label]);
+    await t.sql(`with a as (insert into assignments (task_id, stage_id, user_id, status, kind)
+                   select id, stage_id, $2, 'assigned', 'reserved' from tasks where project_id = $1 returning id, task_id)
+                 update tasks t set assignment_id = a.id, assignee_id = $2, assignment_status = 'assigned', assignment_kind = 'reserved' from a where t.id = a.task_id`, [big, leeId]);
+    const [{ id: first }] = await t.sql<{ id: string }>(`select min(id)::text as id from tasks where project_id = $1`, [big]);
+    const work = await lee.get(`/projects/${big}/work/${first}`);
+    expect(work.status).toBe(200);
+    expect(Buffer.byteLength(work.text)).toBeLessThan(60_000);
+    expect(work.text).toContain('401 assigned or saved');
+    expect((work.text.match(/class="queue-next-name"/g) ?? []).length).toBe(5);
+    expect(work.text).toContain(`/projects/${big}/queue">Full queue`);
+
+    const page1 = await lee.get(`/projects/${big}/queue`);
+    expect(page1.status).toBe(200);
+    expect((page1.text.match(/\/work\/\d+"/g) ?? []).length).toBe(2 * 50); // ID and name link per row
+    expect(page1.text).toContain('Page 1 of 9');
+    const page9 = await lee.get(`/projects/${big}/queue?page=9`);
+    expect((page9.text.match(/\/work\/\d+"/g) ?? []).length).toBe(2 * 1);
+    expect((await lee.get(`/projects/${big}/queue?page=0`)).status).toBe(422);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalQuery, parseTaskFilter } from '../src/modules/tasks/task-filter.ts';
+import { canonicalQuery, parseTaskFilter } from '../src/modules/selection/task-filter.ts';
 
 describe('task filter', () => {
   it('round-trips through its canonical query string (defaults dropped, keys sorted)', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTaskFilter, SORT_KEYS, type SortKey } from '../src/modules/tasks/task-filter.ts';
+import { parseTaskFilter, SORT_KEYS, type SortKey } from '../src/modules/selection/task-filter.ts';
 import { COUNT_CAP, ORDER, SMALL_VIEW, type TaskListScope } from '../src/modules/tasks/task-list.repository.ts';
 import { createAdmin, createTestApp, createUser, type TestApp } from './helpers/app.ts';
 

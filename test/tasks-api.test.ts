@@ -120,6 +120,24 @@ describe('Task API', () => {
     ]);
   });
 
+  it('takes small scores as numbers or strings, exactly, through the one score parser', async () => {
+    const a = await idOf('t-030');
+    const score = async () => (await t.sql<{ score: string | null }>('select trim_scale(priority_score)::text as score from tasks where id = $1', [a]))[0].score;
+    for (const [sent, stored] of [
+      [0.000000001, '0.000000001'], ['0.000000001', '0.000000001'], [1e-9, '0.000000001'], ['1e-9', '0.000000001'],
+      [0.000000123, '0.000000123'], ['0.000000123', '0.000000123'], [0.5, '0.5'], [1, '1'], ['1', '1'], [0, '0'],
+    ] as const) {
+      const res = await api('post', `/projects/${projectId}/tasks/priority`).send([{ taskId: a, priorityScore: sent }]);
+      expect(res.status, JSON.stringify(sent)).toBe(200);
+      expect(await score(), JSON.stringify(sent)).toBe(stored);
+    }
+    for (const sent of [1.0000000001, '1.0000000001', '0.1234567891', 0.1234567891, 1.5, -0.5]) {
+      const res = await api('post', `/projects/${projectId}/tasks/priority`).send([{ taskId: a, priorityScore: sent }]);
+      expect(res.status, JSON.stringify(sent)).toBe(422);
+    }
+    expect(await score()).toBe('0');
+  });
+
   it('refuses bad priority calls with 422 and changes nothing', async () => {
     const a = await idOf('t-020');
     for (const body of [

@@ -8,9 +8,15 @@ export type QueuePolicy = Omit<Queue, 'name' | 'partition' | 'policy'>;
  * auto-archive, anything that runs for more than a few seconds) send a heartbeat: a killed process
  * stops sending it, pg-boss's supervisor (every SUPERVISE_INTERVAL_SECONDS) fails the job, and it is
  * retried after RETRY_DELAY_SECONDS by whichever process is alive, resuming from its last checkpoint.
- * Worst case kill → resume: HEARTBEAT_SECONDS + SUPERVISE_INTERVAL_SECONDS + retry delay + polling ≈ 35–45 s.
+ * Worst case kill → resume: HEARTBEAT_SECONDS + SUPERVISE_INTERVAL_SECONDS + retry delay + RETRY_POLL_SECONDS ≈ 25 s.
  */
-export const HEARTBEAT_SECONDS = 20;
+export const HEARTBEAT_SECONDS = 10;
+/**
+ * How often an idle worker looks for due jobs. pg-boss wakes workers by NOTIFY on send, but a retry
+ * that becomes due (after a kill, a SIGTERM stop or a failure) sends no NOTIFY, and its default
+ * fallback poll is 30 s: that alone used to make a stopped job wait half a minute.
+ */
+export const RETRY_POLL_SECONDS = 2;
 /** how often pg-boss looks for jobs whose heartbeat stopped (see boss.ts) */
 export const SUPERVISE_INTERVAL_SECONDS = 10;
 /** attempts after the first: kills and SIGTERM stops count as attempts, so leave room for several */
@@ -24,6 +30,15 @@ const LONG_JOB_EXPIRE_SECONDS = 12 * 3600;
 /** The dead-letter queue of a job kind: jobs that used up their attempts land there for an admin. */
 export const deadLetterQueue = (jobName: string) => `${jobName}.dead`;
 export const isDeadLetterQueue = (queue: string) => queue.endsWith('.dead');
+/** how long a dead letter stays listed for admins after its worker marked the work failed */
+const DEAD_LETTER_KEEP_SECONDS = 30 * 24 * 3600;
+
+/** A dead-letter queue: its worker only marks the work failed (retried a few times if the database is away); the job then stays listed. */
+export const deadLetterPolicy = (): QueuePolicy => ({ retryLimit: 5, retryDelay: 5, retryBackoff: true, deleteAfterSeconds: DEAD_LETTER_KEEP_SECONDS, retentionSeconds: DEAD_LETTER_KEEP_SECONDS });
+
+/** What the user reads on work that used up its attempts. */
+export const finalFailureReason = (retryLimit: number) =>
+  `Stopped after ${retryLimit + 1} attempts because of an unexpected error. An instance admin can retry it under Admin → Failed jobs.`;
 
 export type JobKind = 'long' | 'short';
 

@@ -1,24 +1,40 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
-import { CompiledQuery } from 'kysely';
-import type { PgBoss, SendOptions } from 'pg-boss';
+import type { PgBoss } from 'pg-boss';
 import type { TSchema } from 'typebox';
 import type { Config } from '../config.ts';
-import { HttpError } from '../lib/errors.ts';
-import type { Services } from '../plugins/app/services.ts';
+import type { ArchivesService } from '../modules/archives/archives.service.ts';
+import type { BulkService } from '../modules/bulk/bulk.service.ts';
+import type { DeliveriesService } from '../modules/deliveries/deliveries.service.ts';
+import type { ExportsService } from '../modules/exports/exports.service.ts';
+import type { UploadsService } from '../modules/uploads/uploads.service.ts';
 import type { JobKind, QueuePolicy } from './failure-policy.ts';
+
+/** The services jobs work with (the composition root hands its full set, which has these). */
+export interface JobServices {
+  archives: ArchivesService;
+  bulk: BulkService;
+  deliveries: DeliveriesService;
+  exports: ExportsService;
+  uploads: UploadsService;
+}
 
 export interface JobContext {
   /** A fresh EntityManager for this job run. */
   em: EntityManager;
-  services: Services;
+  services: JobServices;
   boss: PgBoss;
   config: Config;
   log: FastifyBaseLogger;
   signal: AbortSignal;
-  /** false while pg-boss will retry a failure; true on the last attempt */
-  lastAttempt: boolean;
+  /** pg-boss's id of this job: the same on every attempt, so it names one run of a scheduled job */
+  jobId: string;
+  /** when the job was sent: the same on every attempt (a resumed run keeps the cutoffs it started with) */
+  createdOn: Date;
 }
+
+/** What a job hook that runs outside an attempt (dead letters, an admin's retry) gets. */
+export type HookContext = Pick<JobContext, 'em' | 'services' | 'log'>;
 
 /**
  * One background job: its queue settings and its handler. Handlers must be idempotent (a crash
@@ -26,6 +42,8 @@ export interface JobContext {
  */
 export interface JobDefinition<T extends object> {
   name: string;
+  /** what the work is called on the admin's Failed jobs page */
+  label: string;
   /** the shape of the payload: a job whose payload does not match is logged and dropped, never run */
   payload?: TSchema;
   /** 'long' jobs send a heartbeat so a killed process's job resumes within a minute (see failure-policy.ts) */
@@ -37,40 +55,16 @@ export interface JobDefinition<T extends object> {
   /** a cron expression (from the config) when the job runs on a schedule */
   schedule?: (config: Config) => string;
   run(data: T, ctx: JobContext): Promise<void>;
+  /**
+   * What the user sees when the job finally fails: it marks the job's tracking row (bulk operation,
+   * export, upload, delivery) failed with `reason`. Called for a user-facing refusal (an HttpError,
+   * not retried) and for a job that used up its attempts (from its dead letter). Idempotent.
+   */
+  failed?(data: T, reason: string, ctx: HookContext): Promise<void>;
+  /** An admin retries a dead letter: put the tracking row back to work, or say why it cannot be. */
+  reopen?(data: T, ctx: HookContext): Promise<{ refused: string } | void>;
+  /** An admin drops a dead letter: release what the failed job kept for a retry. */
+  dropped?(data: T, ctx: HookContext): Promise<void>;
 }
 
 export const defineJob = <T extends object>(job: JobDefinition<T>) => job;
-
-/**
- * Enqueues a job inside the caller's transaction: the tracking row and the job commit together,
- * so a crash can never leave one without the other.
- */
-export async function enqueueInTransaction(em: EntityManager, boss: PgBoss, name: string, data: object, options: SendOptions = {}) {
-  const db = em.getKysely();
-  return boss.send(name, data, {
-    ...options,
-    db: {
-      executeSql: async (text: string, values?: unknown[]) => {
-        const result = await db.executeQuery(CompiledQuery.raw(text, values ?? []));
-        return { rows: result.rows as unknown[] };
-      },
-    },
-  });
-}
-
-/**
- * What a failed run of tracked work leaves behind. A user-facing reason (an HttpError: the owner
- * lost access, the payload is no longer valid) ends the work with that reason at once; anything
- * else is rethrown so pg-boss retries it, and only the last attempt records `generic` as failed.
- */
-export async function settleFailure(
-  err: unknown,
-  { signal, lastAttempt }: { signal?: AbortSignal; lastAttempt: boolean },
-  fail: (reason: string) => Promise<void>,
-  generic: string,
-): Promise<void> {
-  const reason = err instanceof HttpError ? err.message : null;
-  if (reason === null && (signal?.aborted || !lastAttempt)) throw err;
-  await fail(reason ?? generic);
-  if (reason === null) throw err;
-}

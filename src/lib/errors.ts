@@ -16,3 +16,5 @@ export const forbidden = (message = 'You may not do this') => new HttpError(403,
 export const conflict = (message: string, details?: unknown) => new HttpError(409, 'conflict', message, details);
 export const unprocessable = (message: string, details?: unknown) => new HttpError(422, 'validation_failed', message, details);
 export const unauthorized = (message = 'Authentication required') => new HttpError(401, 'unauthorized', message);
+/** what the API answers without a valid token */
+export const TOKEN_REQUIRED = 'Send a valid API token as "Authorization: Bearer <token>"';

@@ -24,8 +24,11 @@ export function strictNumbersValidatorFactory(): AjvCompiler.BuildCompilerFromPo
   // the published types say compile(schema); Fastify calls it with the route definition
   return function buildValidator(externalSchemas: unknown, options: unknown) {
     const compile = base(externalSchemas as never, options as never) as unknown as (route: RouteSchema) => Validate;
+    // JSON bodies are typed by the client: no coercion, so 0 stays 0 where null is also allowed (and "5" is not 5)
+    const custom = (options as { customOptions?: Record<string, unknown> }).customOptions ?? {};
+    const compileBody = AjvCompiler()(externalSchemas as never, { ...(options as object), customOptions: { ...custom, coerceTypes: false } } as never) as unknown as (route: RouteSchema) => Validate;
     return function compileRoute(route: RouteSchema): Validate {
-      const validate = compile(route);
+      const validate = route.httpPart === 'body' ? compileBody(route) : compile(route);
       const inUrl = route.httpPart === 'params' || route.httpPart === 'querystring';
       const written = inUrl ? numericProperties(route.schema) : [];
       const wrapped: Validate = (data: unknown) => {

@@ -13,6 +13,8 @@ export const Archive = defineEntity({
     reason: p.text().default(''),
     taskCount: p.integer().default(0),
     automatic: p.boolean().default(false),
+    /** the run of the nightly job that made an automatic archive (a resumed run reuses its record) */
+    runKey: p.text().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     restoredAt: p.datetime().nullable(),
     restoredBy: () => p.manyToOne(User).nullable().deleteRule('set null'),

@@ -43,6 +43,15 @@ export class ArchivesRepository {
     return Number(rows[0].id);
   }
 
+  /** The automatic archive of one run of the nightly job for a project: opened by its first attempt, reused by a resumed one. */
+  async openForRun(projectId: number, runKey: string, reason: string): Promise<number> {
+    const { rows } = await sql<{ id: string }>`
+      insert into archives (project_id, created_by_id, reason, automatic, run_key) values (${projectId}, null, ${reason}, true, ${runKey})
+      on conflict (project_id, run_key) where run_key is not null do update set reason = excluded.reason
+      returning id`.execute(this.db);
+    return Number(rows[0].id);
+  }
+
   async addTasks(archiveId: number, count: number): Promise<void> {
     if (count > 0) await sql`update archives set task_count = task_count + ${count} where id = ${archiveId}`.execute(this.db);
   }
@@ -78,33 +87,9 @@ export class ArchivesRepository {
     return rows.length ? toArchiveRow(rows[0]) : null;
   }
 
-  /**
-   * Puts an archive's tasks back, with their history; a task whose name is taken by a live task
-   * (uploaded again meanwhile) stays archived and is counted as a clash. Run in a transaction.
-   */
-  async restore(projectId: number, archiveId: number, actorId: number): Promise<{ restored: number; clashes: number }> {
-    const { rows } = await sql<{ restored: number; clashes: number }>`
-      with candidates as (
-        select t.id, exists (select 1 from tasks o where o.project_id = t.project_id and o.name = t.name and o.archive_id is null) as clash
-        from tasks t where t.archive_id = ${archiveId} and t.project_id = ${projectId}
-        order by t.id
-        for update of t
-      ),
-      upd as (
-        update tasks t set archive_id = null, last_activity_at = now()
-        from candidates c where t.id = c.id and not c.clash
-      ),
-      ev as (
-        insert into task_events (task_id, project_id, actor_id, kind, before, after)
-        select c.id, ${projectId}::bigint, ${actorId}::bigint, 'restored', jsonb_build_object('archive', ${archiveId}::bigint), null
-        from candidates c where not c.clash
-      )
-      select count(*) filter (where not clash)::int as restored, count(*) filter (where clash)::int as clashes from candidates`.execute(this.db);
-    const result = rows[0];
-    if (result.clashes === 0) {
-      await sql`update archives set restored_at = now(), restored_by_id = ${actorId} where id = ${archiveId}`.execute(this.db);
-    }
-    return result;
+  /** The archive's tasks are all back. */
+  async markRestored(archiveId: number, actorId: number): Promise<void> {
+    await sql`update archives set restored_at = now(), restored_by_id = ${actorId} where id = ${archiveId}`.execute(this.db);
   }
 
   /** Keys used by the archive's task data and metadata (the columns of a CSV download). */

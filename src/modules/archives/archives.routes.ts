@@ -1,3 +1,4 @@
+import { PageQuery } from '../../lib/pagination.ts';
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
@@ -6,7 +7,6 @@ import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ARCHIVE_DOWNLOAD_FORMATS, type ArchiveDownloadFormat } from './archives.service.ts';
 
 const ArchiveParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), archiveId: Type.Integer({ minimum: 1 }) });
-const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
 const DownloadQuery = Type.Object({ format: Type.Optional(Type.String({ enum: [...ARCHIVE_DOWNLOAD_FORMATS], default: 'csv' })) });
 
 /** The Archive page: history, download in the upload format, restore. Admins and managers only. */

@@ -4,8 +4,9 @@ import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
 import { notFound } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
-import { archiveSql } from '../bulk/bulk-sql.ts';
-import { applyInChunks } from '../bulk/bulk.service.ts';
+import { CHUNK_SIZE } from '../workflow/selection-writer.ts';
+import { archiveTransition } from '../workflow/selection-transitions.ts';
+import { Workflow } from '../workflow/workflow.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { ArchivesRepository, type ArchiveRow, type ArchivedTask } from './archives.repository.ts';
@@ -43,7 +44,11 @@ export class ArchivesService {
   async restore(access: ProjectAccess, actor: IUser, archiveId: number): Promise<{ restored: number; clashes: number }> {
     access.require('manager');
     await this.get(access, archiveId);
-    return this.em.transactional((em) => new ArchivesRepository(em).restore(access.project.id, archiveId, actor.id));
+    return this.em.transactional(async (em) => {
+      const result = await new Workflow(em).restore(access.project.id, archiveId, actor.id);
+      if (result.clashes === 0) await new ArchivesRepository(em).markRestored(archiveId, actor.id);
+      return result;
+    });
   }
 
   /**
@@ -92,15 +97,20 @@ export class ArchivesService {
    * that many days before `now` — one automatic Archive record per project and run (none when
    * nothing qualifies), so running it twice archives nothing more.
    */
-  async archiveInactive(now: Date): Promise<{ projectId: number; archiveId: number; archived: number }[]> {
+  /**
+   * One run of auto-archiving: `run` names it (the job's id) and `now` is when it began, the same on
+   * every attempt, so a killed and resumed run uses the same cutoffs and fills the same archive record
+   * per project. Each chunk commits with the record's count.
+   */
+  async archiveInactive(now: Date, run: string, signal?: AbortSignal): Promise<{ projectId: number; archiveId: number; archived: number }[]> {
     const results: { projectId: number; archiveId: number; archived: number }[] = [];
     for (const project of await this.repo.autoArchivingProjects()) {
       const cutoff = new Date(now.getTime() - project.days * DAY_MS);
       const reason = `No activity for ${project.days} ${project.days === 1 ? 'day' : 'days'}`;
-      const archiveId = await this.repo.open(project.id, null, reason, true);
+      const archiveId = await this.repo.openForRun(project.id, run, reason);
       const where = sql`t.project_id = ${project.id} and t.archive_id is null and t.last_activity_at < ${cutoff}`;
       let archived = 0;
-      await applyInChunks(this.em, archiveSql(archiveId, reason), where, { projectId: project.id, actorId: null, afterId: 0 }, async (em, chunk) => {
+      await new Workflow(this.em).applyInChunks(archiveTransition(archiveId, reason), where, { projectId: project.id, actorId: null, afterId: 0, limit: CHUNK_SIZE, signal }, async (em, chunk) => {
         await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
         archived += chunk.changed;
       });

@@ -1,3 +1,6 @@
+import { parsePriority, parsePriorityScore, PRIORITY_RULE, SCORE_RULE } from '../../lib/priority.ts';
+import { EXPORT_FORMATS, type ExportFormat } from '../exports/export-formats.ts';
+
 /**
  * The bulk actions of the task list (SPEC §5), as a typed static registry. The SQL of each action
  * lives in bulk.repository.ts; this file says what each action is called, what it asks for and
@@ -43,8 +46,6 @@ export const BULK_ACTIONS: readonly BulkActionDefinition[] = [
   { id: 'archive', group: 'Export and archive', title: 'Archive', done: 'archived', fields: ['note'], confirm: 'Archive the selected tasks? They leave every list and queue until restored.' },
 ];
 
-export const EXPORT_FORMATS = ['csv', 'json', 'jsonl'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export const bulkAction = (id: string): BulkActionDefinition | undefined => BULK_ACTIONS.find((a) => a.id === id);
 
@@ -63,8 +64,6 @@ export interface BulkParams {
   score?: string | null;
 }
 
-const INT32 = { min: -2147483648, max: 2147483647 };
-const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?|\.\d{1,9})$/;
 
 type Raw = Record<string, unknown>;
 const text = (raw: Raw, key: string): string => {
@@ -105,15 +104,15 @@ export function parseBulkParams(action: BulkActionDefinition, raw: Raw): { param
         else params.batch = value === '' ? null : value;
         break;
       case 'priority': {
-        const n = Number(value);
-        if (/^-?\d+$/.test(value) && n >= INT32.min && n <= INT32.max) params.priority = n;
-        else errors.priority = 'Priority is a whole number between -2147483648 and 2147483647';
+        const n = parsePriority(value);
+        if (n !== null) params.priority = n;
+        else errors.priority = `Priority is ${PRIORITY_RULE}`;
         break;
       }
       case 'score':
         if (value === '') params.score = null;
-        else if (SCORE.test(value)) params.score = value.startsWith('.') ? `0${value}` : value;
-        else errors.score = 'Score is a number from 0 to 1 with at most 9 decimals (empty clears it)';
+        else if (parsePriorityScore(value) !== null) params.score = parsePriorityScore(value);
+        else errors.score = `Score is ${SCORE_RULE} (empty clears it)`;
         break;
     }
   }

@@ -4,7 +4,7 @@ import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { exportStartedMessage } from '../exports/exports.routes.ts';
-import { selectionFromForm } from '../tasks/task-selection.ts';
+import { selectionFromForm } from '../selection/task-selection.ts';
 import { bulkAction, describeOutcome } from './bulk-actions.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';
@@ -62,7 +62,7 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
     const operation = await request.services.bulk.operation(access, operationId);
     const url = `/projects/${projectId}/bulk/${operationId}`;
     const finished = operation.status === 'completed' || operation.status === 'failed';
-    const data = { project: access.project, operation, url, actionTitle: bulkAction(operation.action)?.title ?? operation.action,
+    const data = { project: access.project, operation, url, interrupted: await request.services.bulk.isInterrupted(operation), actionTitle: bulkAction(operation.action)?.title ?? operation.action,
       summary: describeOutcome(operation.changed, operation.skipped) };
     if (request.wantsFragment(PROGRESS_TARGET)) {
       if (finished) reply.header('HX-Trigger', 'tasks-changed');

@@ -1,23 +1,23 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { RawBuilder } from 'kysely';
+import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import { sql, type RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { notFound, unprocessable } from '../../lib/errors.ts';
-import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
+import { enqueueInTransaction, interruptedIds } from '../../lib/job-queue.ts';
 import { MembersService } from '../members/members.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
-import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
+import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../selection/task-selection.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { bulkAction, parseBulkParams, type BulkActionDefinition, type BulkParams } from './bulk-actions.ts';
 import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
-import { addSkipped, BulkRepository, type ActionSql, type ChunkResult, type PriorityItem } from './bulk.repository.ts';
+import { BulkRepository } from './bulk.repository.ts';
 import { ArchivesRepository } from '../archives/archives.repository.ts';
-import { actionSql, type BulkContext } from './bulk-sql.ts';
+import { selectionTransition, type SelectionTransitionId, type TransitionContext } from '../workflow/selection-transitions.ts';
+import { addSkipped, CHUNK_SIZE, type PriorityItem } from '../workflow/selection-writer.ts';
+import { Workflow } from '../workflow/workflow.ts';
 
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
 export const INLINE_LIMIT = 5_000;
-/** A job works through its selection in chunks of this many tasks, one transaction each. */
-export const CHUNK_SIZE = 100_000;
 export const RUN_BULK_OPERATION = 'run-bulk-operation';
 const NOT_FOUND = 'not found in this project (or archived)';
 
@@ -28,31 +28,6 @@ export interface BulkOutcome {
 }
 
 export type BulkStart = { kind: 'done'; outcome: BulkOutcome } | { kind: 'queued'; operation: IBulkOperation };
-
-/**
- * Applies an action to a selection chunk by chunk in id order, each chunk in its own transaction
- * together with whatever `onChunk` records (progress, counters), so a crash loses nothing and a
- * re-run resumes after `afterId`.
- */
-export async function applyInChunks(
-  em: EntityManager,
-  statement: ActionSql,
-  where: RawBuilder<unknown>,
-  opts: { projectId: number; actorId: number | null; afterId: number; signal?: AbortSignal },
-  onChunk: (em: EntityManager, chunk: ChunkResult) => Promise<void>,
-): Promise<void> {
-  let afterId = opts.afterId;
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    const chunk = await em.transactional(async (tx) => {
-      const applied = await new BulkRepository(tx).apply(statement, where, { projectId: opts.projectId, actorId: opts.actorId, afterId, limit: CHUNK_SIZE });
-      if (applied.seen > 0) await onChunk(tx, applied);
-      return applied;
-    });
-    if (chunk.seen < CHUNK_SIZE) return;
-    afterId = chunk.lastId;
-  }
-}
 
 export class BulkService {
   private readonly repo: BulkRepository;
@@ -87,7 +62,7 @@ export class BulkService {
         const ctx = action.id === 'archive'
           ? { ...context, archiveId: await archives.open(access.project.id, actor.id, params.note ?? '', false) }
           : context;
-        const applied = await new BulkRepository(em).apply(actionSql(action.id, params, ctx), where, { projectId: access.project.id, actorId: actor.id });
+        const applied = await new Workflow(em, this.boss).applyToSelection(selectionTransition(transitionOf(action), params, ctx), where, { projectId: access.project.id, actorId: actor.id });
         if (ctx.archiveId) {
           await archives.addTasks(ctx.archiveId, applied.changed);
           await archives.dropIfEmpty(ctx.archiveId);
@@ -118,7 +93,7 @@ export class BulkService {
     access.require('manager');
     const ids = items.map((i) => i.taskId);
     if (new Set(ids).size !== ids.length) throw unprocessable('Each task may appear only once', { taskId: 'duplicate task ids' });
-    const result = await this.em.transactional((em) => new BulkRepository(em).setPriorities(access.project.id, actor.id, items));
+    const result = await this.em.transactional((em) => new Workflow(em).setPriorities(access.project.id, actor.id, items));
     const skipped: Record<string, number> = {};
     if (result.seen > result.changed) skipped['already had those values'] = result.seen - result.changed;
     if (ids.length > result.seen) skipped[NOT_FOUND] = ids.length - result.seen;
@@ -136,45 +111,66 @@ export class BulkService {
    * Runs (or resumes) a queued bulk operation in chunks, each chunk and its progress committed
    * together. Idempotent: a retried job continues after the last committed chunk.
    */
-  async runNow(operationId: number, { signal, lastAttempt = true }: { signal?: AbortSignal; lastAttempt?: boolean } = {}): Promise<void> {
+  /**
+   * Runs (or resumes) a queued operation. Each chunk commits with its counters and resume point; a
+   * chunk whose operation was moved on by another runner meanwhile (a worker thought dead that was
+   * not) is rolled back, so every task is changed and counted once. Throws to be retried; the job's
+   * failure hook records a final failure (see `fail`).
+   */
+  async runNow(operationId: number, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
     const op = await this.em.findOne(BulkOperation, { id: operationId }, { populate: ['project', 'createdBy'] });
     if (!op || op.status === 'completed' || op.status === 'failed') return;
-    try {
-      const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(op.createdBy, op.project.id);
-      const action = bulkAction(op.action);
-      if (!action) throw unprocessable(`Unknown action ${op.action}`);
-      const { params, errors } = parseBulkParams(action, op.params);
-      if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0]);
-      const context = await this.context(access, action, params);
-      const where = selectionWhere(access.project.id, actor.id, loadSelection(op.selection as StoredSelection));
+    const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(op.createdBy, op.project.id);
+    const action = bulkAction(op.action);
+    if (!action) throw unprocessable(`Unknown action ${op.action}`);
+    const { params, errors } = parseBulkParams(action, op.params);
+    if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0]);
+    const context = await this.context(access, action, params);
+    const where = selectionWhere(access.project.id, actor.id, loadSelection(op.selection as StoredSelection));
 
-      if (op.status === 'queued') {
-        op.status = 'running';
-        op.total = await this.repo.count(where);
-        // an archive action fills one Archive record, created once
-        if (action.id === 'archive') op.params = { ...op.params, archiveId: await new ArchivesRepository(this.em).open(access.project.id, actor.id, params.note ?? '', false) };
-        await this.em.flush();
-      }
-      const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
-      const statement = actionSql(action.id, params, { ...context, archiveId });
-      // progress lives on the row (committed with each chunk); `op` is only read from here on
-      await applyInChunks(this.em, statement, where, { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, signal }, async (em, chunk) => {
-        const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true });
-        row.processed += chunk.seen;
-        row.changed += chunk.changed;
-        row.skipped = addSkipped(row.skipped, chunk.skipped);
-        row.lastTaskId = chunk.lastId;
-        // tasks may have joined the filter since it was counted
-        row.total = Math.max(row.total, row.processed);
-        await em.flush();
-        if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
-      });
-      if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
-      await this.finish(operationId, 'completed');
-    } catch (err) {
-      // a retried job resumes after the last committed chunk
-      await settleFailure(err, { signal, lastAttempt }, (reason) => this.finish(operationId, 'failed', reason), 'The action failed unexpectedly');
+    if (op.status === 'queued') {
+      op.status = 'running';
+      op.total = await this.repo.count(where);
+      // an archive action fills one Archive record, created once
+      if (action.id === 'archive') op.params = { ...op.params, archiveId: await new ArchivesRepository(this.em).open(access.project.id, actor.id, params.note ?? '', false) };
+      await this.em.flush();
     }
+    const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
+    const transition = selectionTransition(transitionOf(action), params, { ...context, archiveId });
+    // progress lives on the row (committed with each chunk); `op` is only read from here on
+    const chunks = { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, limit: CHUNK_SIZE, signal };
+    await new Workflow(this.em, this.boss).applyInChunks(transition, where, chunks, async (em, chunk, afterId) => {
+      const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
+      if (row.lastTaskId !== afterId || row.status !== 'running') throw new Error(`bulk operation ${op.id} moved on under this runner; its chunk after task ${afterId} is undone`);
+      row.processed += chunk.seen;
+      row.changed += chunk.changed;
+      row.skipped = addSkipped(row.skipped, chunk.skipped);
+      row.lastTaskId = chunk.lastId;
+      // tasks may have joined the filter since it was counted
+      row.total = Math.max(row.total, row.processed);
+      await em.flush();
+      if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
+    });
+    if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
+    await this.finish(operationId, 'completed');
+  }
+
+  /** Whether a running operation's job was interrupted and waits to resume. */
+  async isInterrupted(operation: IBulkOperation): Promise<boolean> {
+    if (operation.status !== 'queued' && operation.status !== 'running') return false;
+    return (await interruptedIds(this.em, RUN_BULK_OPERATION, 'operationId', [operation.id])).size > 0;
+  }
+
+  /** The operation's final failure, as its page shows it; what it changed so far stays. */
+  async fail(operationId: number, reason: string): Promise<void> {
+    await this.em.fork().nativeUpdate(BulkOperation, { id: operationId, status: { $in: ['queued', 'running'] } }, { status: 'failed', errorMessage: reason, finishedAt: new Date() });
+  }
+
+  /** An admin retries a failed operation: it resumes after its last committed chunk (or starts, if it never had). */
+  async reopen(operationId: number): Promise<void> {
+    await sql`update bulk_operations set error_message = null, finished_at = null,
+                status = case when processed > 0 or total > 0 or params ? 'archiveId' then 'running' else 'queued' end
+              where id = ${operationId} and status = 'failed'`.execute(this.em.getKysely());
   }
 
   private async finish(operationId: number, status: 'completed' | 'failed', errorMessage: string | null = null): Promise<void> {
@@ -182,11 +178,11 @@ export class BulkService {
   }
 
   /** Checks the parameters against the project (stage exists, member belongs) and loads what the SQL needs. */
-  private async context(access: ProjectAccess, action: BulkActionDefinition, params: BulkParams): Promise<BulkContext> {
+  private async context(access: ProjectAccess, action: BulkActionDefinition, params: BulkParams): Promise<TransitionContext> {
     const stages = access.stages;
     const label = stages.find((s) => s.kind === 'label');
     if (!label) throw new Error(`project ${access.project.id} has no Label stage`);
-    const context: BulkContext = { label };
+    const context: TransitionContext = { label, webhook: Boolean(access.project.webhookUrl) };
     if (params.stageId !== undefined) {
       context.target = stages.find((s) => s.id === params.stageId);
       if (!context.target) throw unprocessable('Unknown stage', { stage: 'Unknown stage' });
@@ -201,4 +197,10 @@ export class BulkService {
     return context;
   }
 
+}
+
+/** The workflow transition of a bulk action (every action but export, which changes no task). */
+function transitionOf(action: BulkActionDefinition): SelectionTransitionId {
+  if (action.id === 'export') throw new Error('export does not change tasks');
+  return action.id;
 }

@@ -38,31 +38,13 @@ export class DeliveriesRepository {
     return this.em.getKysely();
   }
 
-  /**
-   * The delivery feed: the next completed tasks (id order, after the cursor) not being delivered
-   * by the webhook, marked `delivered` in the same statement; concurrent feeds skip each other's rows.
-   */
-  async takeFeed(projectId: number, actorId: number, afterId: number, limit: number): Promise<DeliveredTask[]> {
+  /** Tasks as the feed and the webhook show them, in id order. */
+  async delivered(ids: number[]): Promise<DeliveredTask[]> {
+    if (ids.length === 0) return [];
     const { rows } = await sql<Record<string, unknown>>`
-      with sel as (
-        select t.id from tasks t
-        where t.project_id = ${projectId}::bigint and t.state = 'completed' and t.archive_id is null and t.id > ${afterId}::bigint
-          and (t.delivery_status is null or t.delivery_status = 'failed')
-        order by t.id limit ${limit}::int
-        for update of t skip locked
-      ),
-      upd as (
-        update tasks t set state = 'delivered', delivery_status = 'delivered', last_activity_at = now()
-        from sel where t.id = sel.id
-        returning t.*
-      ),
-      ev as (
-        insert into task_events (task_id, project_id, actor_id, kind, before, after)
-        select upd.id, ${projectId}::bigint, ${actorId}::bigint, 'delivered', '{"state": "completed"}', '{"state": "delivered", "via": "feed"}' from upd
-      )
       select t.id, t.name, t.state, t.priority, trim_scale(t.priority_score)::text as priority_score, t.client_batch_id, t.data, t.metadata,
              ${FINAL_ANSWERS} as answers, t.created_at, t.last_submitted_at
-      from upd t order by t.id`.execute(this.db);
+      from tasks t where t.id = any(${ids}::bigint[]) order by t.id`.execute(this.db);
     return rows.map(toDelivered);
   }
 
@@ -76,19 +58,9 @@ export class DeliveriesRepository {
     return r ? { ...toDelivered(r), projectId: Number(r.project_id), deliveryStatus: (r.delivery_status as string | null) ?? null } : null;
   }
 
-  async setDeliveryStatus(taskId: number, status: 'delivering' | 'failed' | null): Promise<void> {
-    await sql`update tasks set delivery_status = ${status}::text where id = ${taskId}::bigint and state = 'completed'`.execute(this.db);
-  }
-
-  async markDelivered(taskId: number, projectId: number, url: string): Promise<void> {
-    await sql`with upd as (update tasks set state = 'delivered', delivery_status = 'delivered', last_activity_at = now()
-                where id = ${taskId}::bigint and state = 'completed' returning id)
-              insert into task_events (task_id, project_id, actor_id, kind, before, after)
-              select id, ${projectId}::bigint, null, 'delivered', '{"state": "completed"}', jsonb_build_object('state', 'delivered', 'via', 'webhook', 'url', ${url}::text) from upd`.execute(this.db);
-  }
-
-  async failedEvent(taskId: number, projectId: number, error: string): Promise<void> {
-    await sql`insert into task_events (task_id, project_id, actor_id, kind, note) values (${taskId}::bigint, ${projectId}::bigint, null, 'delivery_failed', ${error}::text)`.execute(this.db);
+  async lastAttemptError(taskId: number): Promise<string | null> {
+    const { rows } = await sql<{ error: string | null }>`select error from webhook_deliveries where task_id = ${taskId}::bigint order by id desc limit 1`.execute(this.db);
+    return rows[0]?.error ?? null;
   }
 
   async nextAttempt(taskId: number): Promise<number> {

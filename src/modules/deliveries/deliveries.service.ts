@@ -4,6 +4,7 @@ import type { BulkOutcome, BulkService } from '../bulk/bulk.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { Project } from '../projects/project.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
+import { Workflow } from '../workflow/workflow.ts';
 import { DeliveriesRepository, type AttemptRow, type DeliveredTask } from './deliveries.repository.ts';
 import { isInternalHost, newWebhookSecret, normalizeHosts, postSigned, resolveTarget, WebhookRefused } from './webhook.ts';
 
@@ -16,18 +17,20 @@ export interface WebhookSettings {
 /** Delivery of completed tasks (SPEC §4): the API feed, client acknowledge / reject, the signed webhook. */
 export class DeliveriesService {
   private readonly repo: DeliveriesRepository;
+  private readonly workflow: Workflow;
 
   constructor(
     private readonly em: EntityManager,
     private readonly bulk: BulkService,
   ) {
     this.repo = new DeliveriesRepository(em);
+    this.workflow = new Workflow(em);
   }
 
   /** The next completed tasks after the cursor; fetching marks them delivered. Admins and managers (the client's token). */
   async feed(access: ProjectAccess, user: IUser, afterId: number, limit: number): Promise<DeliveredTask[]> {
     access.require('manager');
-    return this.em.transactional((em) => new DeliveriesRepository(em).takeFeed(access.project.id, user.id, afterId, limit));
+    return this.em.transactional(async (em) => new DeliveriesRepository(em).delivered(await new Workflow(em).deliverFeed(access.project.id, user.id, afterId, limit)));
   }
 
   /** The client acknowledges (end state) or rejects (with a reason: back to Label) delivered tasks. */
@@ -85,19 +88,31 @@ export class DeliveriesService {
 
   /**
    * One webhook attempt for a completed task (the job's work). Idempotent: a task that is no
-   * longer waiting is left alone. A refused target fails at once (no retry); a failed call
-   * throws so the job is retried with backoff, and marks the task `failed` on the last attempt
-   * (it then shows up in the API feed instead).
+   * longer waiting is left alone. A refused target fails at once (no retry); a failed call is
+   * recorded and throws, so the job is retried with backoff until the failure policy gives up and
+   * calls `fail` (the task then shows up in the API feed instead).
    */
-  async deliverNow(taskId: number, { lastAttempt = true } = {}): Promise<'delivered' | 'skipped' | 'refused' | 'failed'> {
+  /** The webhook gave up on a task (its attempts are used up): it is marked failed, with the last attempt's error in its history. */
+  async fail(taskId: number, reason: string): Promise<void> {
+    const task = await this.repo.pendingTask(taskId);
+    if (!task || task.state !== 'completed' || (task.deliveryStatus !== 'pending' && task.deliveryStatus !== 'delivering')) return;
+    await this.workflow.deliveryFailed(taskId, task.projectId, (await this.repo.lastAttemptError(taskId)) ?? reason);
+  }
+
+  /** An admin retries a failed delivery: the task waits for the webhook again. */
+  async reopen(taskId: number): Promise<void> {
+    await this.workflow.setDeliveryStatus(taskId, 'pending', 'failed');
+  }
+
+  async deliverNow(taskId: number): Promise<'delivered' | 'skipped' | 'refused'> {
     const task = await this.repo.pendingTask(taskId);
     if (!task || task.state !== 'completed' || (task.deliveryStatus !== 'pending' && task.deliveryStatus !== 'delivering')) return 'skipped';
     const project = await this.em.findOne(Project, { id: task.projectId }, { fields: ['name', 'webhookUrl', 'webhookSecret', 'webhookAllowedHosts'] });
     if (!project?.webhookUrl || !project.webhookSecret) {
-      await this.repo.setDeliveryStatus(taskId, null);
+      await this.workflow.setDeliveryStatus(taskId, null);
       return 'skipped';
     }
-    await this.repo.setDeliveryStatus(taskId, 'delivering');
+    await this.workflow.setDeliveryStatus(taskId, 'delivering');
     const attempt = await this.repo.nextAttempt(taskId);
     const record = (status: 'succeeded' | 'failed', responseStatus: number | null, error: string | null, durationMs: number) =>
       this.repo.recordAttempt({ projectId: task.projectId, taskId, attempt, status, responseStatus, error, url: project.webhookUrl!, durationMs });
@@ -107,8 +122,7 @@ export class DeliveriesService {
     } catch (err) {
       if (!(err instanceof WebhookRefused)) throw err;
       await record('failed', null, `refused: ${err.message}`, 0);
-      await this.repo.setDeliveryStatus(taskId, 'failed');
-      await this.repo.failedEvent(taskId, task.projectId, err.message);
+      await this.workflow.deliveryFailed(taskId, task.projectId, err.message);
       return 'refused';
     }
     const { projectId, deliveryStatus: _status, ...payload } = task;
@@ -116,15 +130,10 @@ export class DeliveriesService {
     const result = await postSigned(target, body, project.webhookSecret);
     if (result.error === null) {
       await record('succeeded', result.status, null, result.durationMs);
-      await this.repo.markDelivered(taskId, projectId, project.webhookUrl);
+      await this.workflow.deliveredByWebhook(taskId, projectId, project.webhookUrl);
       return 'delivered';
     }
     await record('failed', result.status, result.error, result.durationMs);
-    if (lastAttempt) {
-      await this.repo.setDeliveryStatus(taskId, 'failed');
-      await this.repo.failedEvent(taskId, projectId, result.error);
-      return 'failed';
-    }
     throw new Error(`webhook attempt ${attempt} for task ${taskId} failed: ${result.error}`);
   }
 }

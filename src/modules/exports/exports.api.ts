@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
-import { EXPORT_FORMATS } from '../bulk/bulk-actions.ts';
+import { EXPORT_FORMATS } from './export-formats.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { parseTaskFilter } from '../tasks/task-filter.ts';
-import { queryRecord, type TaskSelection } from '../tasks/task-selection.ts';
+import { parseTaskFilter } from '../selection/task-filter.ts';
+import { queryRecord, type TaskSelection } from '../selection/task-selection.ts';
 import type { ExportRow } from './exports.repository.ts';
 import { sendExportFile } from './exports.routes.ts';
 

@@ -1,3 +1,4 @@
+import { PageQuery } from '../../lib/pagination.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { conflict, HttpError } from '../../lib/errors.ts';
@@ -5,12 +6,11 @@ import { FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { Services } from '../../plugins/app/services.ts';
-import { selectionFromForm } from '../tasks/task-selection.ts';
+import { selectionFromForm } from '../selection/task-selection.ts';
 import { EXPORT_TYPES } from './exports.service.ts';
 
 const LIST_TARGET = 'export-list';
 const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
-const PageQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
 
 /** The flash shown on the Exports page after an export was started (from any form). */
 export const exportStartedMessage = (id: number) => `Export #${id} started. It appears below and can be downloaded when it completes.`;
@@ -35,7 +35,8 @@ export default async function exportsRoutes(fastify: FastifyInstance) {
     const access = await request.services.projects.access(user, projectId, 'manager');
     const exports = await request.services.exports.list(access, page);
     const running = exports.rows.some((r) => r.status === 'queued' || r.status === 'running');
-    const data = { title: 'Exports', access, project: access.project, section: 'exports', exports, running, url: `/projects/${projectId}/exports?page=${page}` };
+    const interrupted = await request.services.exports.interrupted(exports.rows);
+    const data = { title: 'Exports', access, project: access.project, section: 'exports', exports, running, interrupted, url: `/projects/${projectId}/exports?page=${page}` };
     if (request.wantsFragment(LIST_TARGET)) return reply.render('exports/_list', data);
     return reply.render('exports/index', data);
   });

@@ -1,22 +1,25 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { pipeline, type Readable } from 'node:stream';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgBoss } from 'pg-boss';
-import { enqueueInTransaction, settleFailure } from '../../jobs/job.ts';
+import { enqueueInTransaction, interruptedIds } from '../../lib/job-queue.ts';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
 import { BinaryCopyFields } from '../../db/binary-copy.ts';
 import { StreamedBytes } from '../../lib/memory.ts';
-import { EXPORT_FORMATS, type ExportFormat } from '../bulk/bulk-actions.ts';
+import { EXPORT_FORMATS, type ExportFormat } from './export-formats.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectsService } from '../projects/projects.service.ts';
-import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../tasks/task-selection.ts';
+import { loadSelection, selectionWhere, storeSelection, type StoredSelection, type TaskSelection } from '../selection/task-selection.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { Export, type IExport } from './export.entity.ts';
 import { exportCopySql, exportFileCopySql, ExportsRepository, selectExportIds, type ExportRow } from './exports.repository.ts';
 
 export const RUN_EXPORT = 'run-export';
+/** advisory lock class of an export being written (the key is the export's id) */
+const EXPORT_LOCK = 727276;
 export const EXPORT_PAGE_SIZE = 25;
 /** size of one stored piece of the file */
 const CHUNK_BYTES = 512 * 1024;
@@ -84,15 +87,22 @@ export class ExportsService {
    * in 512 KiB pieces with its progress on other connections, so progress shows while it runs and
    * memory stays flat. A retry starts the file again from scratch (idempotent).
    */
-  async runNow(exportId: number, { signal, lastAttempt = true }: { signal?: AbortSignal; lastAttempt?: boolean } = {}): Promise<void> {
+  /**
+   * Writes (or rewrites) an export's file from one snapshot. A retry starts the file over, so it
+   * holds every row once; the export's advisory lock (held on this run's connection, so it dies with
+   * a killed process) keeps a second runner from writing beside a first that is not dead after all.
+   * Throws to be retried; the job's failure hook records a final failure (see `fail`).
+   */
+  async runNow(exportId: number, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
     const row = await this.em.findOne(Export, { id: exportId }, { populate: ['project', 'createdBy'] });
     if (!row || row.status === 'completed' || row.status === 'failed' || row.status === 'expired') return;
+    const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(row.createdBy, row.project.id);
+    const where = selectionWhere(access.project.id, actor.id, loadSelection(row.selection as StoredSelection));
     const client = new pg.Client({ connectionString: this.em.config.get('clientUrl') });
     try {
-      const { actor, access } = await new ProjectsService(this.em).accessOfJobOwner(row.createdBy, row.project.id);
-      const where = selectionWhere(access.project.id, actor.id, loadSelection(row.selection as StoredSelection));
-
       await client.connect();
+      const { rows: [lock] } = await client.query('select pg_try_advisory_lock($1, $2::int) as held', [EXPORT_LOCK, exportId]);
+      if (!lock.held) throw new Error(`export ${exportId} is being written by another worker`);
       await client.query('begin isolation level repeatable read');
       const ids = selectExportIds(where).compile(this.em.getKysely());
       await client.query(ids.sql, ids.parameters as unknown[]);
@@ -113,11 +123,24 @@ export class ExportsService {
       await file.close();
       await client.query('commit');
       await this.repo.finish(exportId, 'completed', null, copy.rowCount ?? total);
-    } catch (err) {
-      await settleFailure(err, { signal, lastAttempt }, (reason) => this.repo.finish(exportId, 'failed', reason), 'The export failed unexpectedly');
     } finally {
       await client.end().catch(() => {});
     }
+  }
+
+  /** The running exports among `rows` whose job was interrupted and waits to resume. */
+  interrupted(rows: ExportRow[]): Promise<Set<number>> {
+    return interruptedIds(this.em, RUN_EXPORT, 'exportId', rows.filter((r) => r.status === 'queued' || r.status === 'running').map((r) => r.id));
+  }
+
+  /** The export's final failure, as the Exports list shows it. */
+  async fail(exportId: number, reason: string): Promise<void> {
+    await sql`update exports set status = 'failed', error_message = ${reason}, finished_at = now() where id = ${exportId} and status in ('queued', 'running')`.execute(this.em.getKysely());
+  }
+
+  /** An admin retries a failed export: it is written again from the start. */
+  async reopen(exportId: number): Promise<void> {
+    await sql`update exports set status = 'queued', error_message = null, finished_at = null where id = ${exportId} and status = 'failed'`.execute(this.em.getKysely());
   }
 
   /** Deletes the files of exports older than `days` (their rows stay, marked expired). */

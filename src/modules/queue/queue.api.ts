@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
-import { heldByFilter } from '../tasks/task-selection.ts';
+import { heldByFilter } from '../selection/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
+import { bearerToken, tokenAccess } from './token-access.ts';
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const StageRefParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stage: Type.String({ minLength: 1, description: 'Stage name (e.g. Label, Review_1) or id' }) });
@@ -47,19 +48,22 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: { tags: ['queue'], summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
-    const rows = await request.services.queue.myQueue(access, user);
+    const { rows } = await request.services.queue.myQueue(access, user);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, status: r.status, kind: r.kind, state: r.state, priority: r.priority, priorityScore: r.priorityScore, since: r.since.toISOString() })) };
   });
 
+  // the hot path: the route reads the token with its project access itself (one round trip), see token-access.ts
   fastify.post('/projects/:projectId/stages/:stage/next', {
+    config: { tokenAccess: true },
     schema: {
       tags: ['queue'], summary: 'Request work in a stage (the Label / Review buttons)',
       description: 'Your own assigned, reserved and saved tasks in the stage come first, then your skipped ones; then (with auto-assignment on) tasks claimed from the pool in allocation order, up to the project\'s queue size. An empty list means no work.',
       params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const items = await request.services.queue.requestNext(access, user, (request.params as { stage: string }).stage);
+    const { projectId, stage } = request.params as { projectId: number; stage: string };
+    const access = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
+    const items = await request.services.queue.requestNextByToken(access, stage);
     return { items: items.map((i) => ({ ...i, leaseExpiresAt: i.leaseExpiresAt?.toISOString() ?? null })) };
   });
 
@@ -95,14 +99,21 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/finalization', {
+    config: { tokenAccess: true },
     schema: {
       tags: ['queue'], summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
       description: 'Optionally with the final answers (and their version). After Label the task goes to the next enabled review stage that samples it, else to Ground Truth (completed).',
       params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    return request.services.queue.finalize(access, user, taskId(request), (request.body ?? {}) as Static<typeof AnswerBody>);
+    const { projectId } = request.params as { projectId: number };
+    const input = (request.body ?? {}) as Static<typeof AnswerBody>;
+    const fast = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
+    const moved = await request.services.queue.finalizeByToken(fast, taskId(request), input);
+    if (moved) return moved;
+    // completing into a project with a webhook: the transactional path, which also queues the delivery
+    const user = await request.services.users.get(fast.userId);
+    return request.services.queue.finalize(await request.services.projects.access(user, projectId), user, taskId(request), input);
   });
 
   fastify.post('/projects/:projectId/queue/finalization', {

@@ -1,10 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
 import { PREPARED } from '../../db/prepared-statements.ts';
-import { preAssignee } from '../assignments/pre-assign-sql.ts';
-import type { StageInfo } from '../projects/project-access.ts';
 import type { AssignmentKind } from '../tasks/task.entity.ts';
-import { claimSql, ownNextSql, type ClaimArgs, type HandedOutSqlRow } from './queue-sql.ts';
+import type { HandedOutSqlRow } from '../workflow/claim-sql.ts';
 
 /** A task locked for an action, with its open assignment (if any). */
 export interface WorkRow {
@@ -53,6 +51,13 @@ export interface QueueRow {
   since: Date;
 }
 
+export interface QueueCounts {
+  /** assigned and saved */
+  open: number;
+  pending: number;
+  skipped: number;
+}
+
 export interface IssueRow {
   id: number;
   name: string;
@@ -89,16 +94,6 @@ export interface HeldTaskRow {
   leaseExpiresAt: Date | null;
 }
 
-/** The event written with a stage change (its `after` gets the new stage, state and assignee). */
-export interface StageEvent {
-  projectId: number;
-  actorId: number;
-  kind: string;
-  before: Record<string, unknown>;
-  after?: Record<string, unknown>;
-  note?: string;
-}
-
 export interface HandedOutRow {
   id: number;
   name: string;
@@ -119,7 +114,8 @@ const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)))
 const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ? null : date(v));
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function handedOut(r: HandedOutSqlRow, stage: string): HandedOutRow {
+/** A task as request next hands it out (claimed or the user's own). */
+export function handedOut(r: HandedOutSqlRow, stage: string): HandedOutRow {
   return {
     id: num(r.id), name: r.name, stage, state: r.state, status: r.assignment_status, kind: r.assignment_kind,
     priority: num(r.priority), priorityScore: r.priority_score, data: r.data, metadata: r.metadata ?? {},
@@ -127,7 +123,7 @@ function handedOut(r: HandedOutSqlRow, stage: string): HandedOutRow {
   };
 }
 
-/** Every query of queues and the workflow. Callers wrap multi-statement actions in a transaction. */
+/** The queries of queues and work pages (their writes are the workflow's). */
 export class QueueRepository {
   constructor(readonly em: EntityManager) {}
 
@@ -135,22 +131,20 @@ export class QueueRepository {
     return this.em.getKysely();
   }
 
-  /** The stages of a project in workflow order (plain rows: this runs on every queue request). */
-  /** Claims up to `limit` pool tasks for the user (one statement), as handed out in `stage`. */
-  async claim(args: ClaimArgs, stage: string): Promise<HandedOutRow[]> {
-    if (args.limit <= 0) return [];
-    const { rows } = await claimSql(args).execute(this.db);
-    return rows.map((r) => handedOut(r, stage));
+  /** How many tasks of each My queue group the user holds in the project. */
+  async myQueueCounts(projectId: number, userId: number): Promise<QueueCounts> {
+    const { rows } = await sql<Record<string, string>>`
+      select count(*) filter (where assignment_status in ('assigned', 'saved')) as open,
+             count(*) filter (where assignment_status = 'pending_finalization') as pending,
+             count(*) filter (where assignment_status = 'skipped') as skipped
+      from tasks where assignee_id = ${userId}::bigint and project_id = ${projectId}::bigint and archive_id is null
+        and assignment_status in ('assigned', 'saved', 'pending_finalization', 'skipped')`.execute(this.db);
+    const r = rows[0];
+    return { open: num(r.open), pending: num(r.pending), skipped: num(r.skipped) };
   }
 
-  /** The user's own open work in `stage`, in the order of "request next". */
-  async ownNext(projectId: number, stage: { id: number; name: string }, userId: number, limit: number, exclude: number[] = []): Promise<HandedOutRow[]> {
-    const { rows } = await ownNextSql(projectId, stage.id, userId, limit, exclude).execute(this.db);
-    return rows.map((r) => handedOut(r, stage.name));
-  }
-
-  /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order. */
-  async myQueue(projectId: number, userId: number, limit = 500): Promise<QueueRow[]> {
+  /** The user's open work in the project: SPEC §4 groups (assigned + saved, pending, skipped), each in allocation order; one page of it. */
+  async myQueue(projectId: number, userId: number, limit = 500, offset = 0): Promise<QueueRow[]> {
     const { rows } = await sql<Record<string, unknown>>`
       select t.id, t.name, t.stage_id, s.name as stage_name, s.kind as stage_kind, t.assignment_status, t.assignment_kind,
              t.priority, trim_scale(t.priority_score)::text as priority_score, t.state, a.created_at
@@ -161,7 +155,7 @@ export class QueueRepository {
         and t.assignment_status in ('assigned', 'saved', 'pending_finalization', 'skipped')
       order by case t.assignment_status when 'pending_finalization' then 1 when 'skipped' then 2 else 0 end,
                s.position, t.priority, t.priority_score desc nulls last, t.created_at, t.id
-      limit ${limit}::int`.execute(this.db);
+      limit ${limit}::int offset ${offset}::int`.execute(this.db);
     return rows.map((r) => ({
       id: num(r.id), name: String(r.name), stageId: num(r.stage_id), stageName: String(r.stage_name), stageKind: String(r.stage_kind),
       status: String(r.assignment_status), kind: String(r.assignment_kind), priority: num(r.priority),
@@ -198,6 +192,11 @@ export class QueueRepository {
   async hadAssignment(taskId: number, userId: number): Promise<boolean> {
     const { rows } = await sql`select 1 from assignments where task_id = ${taskId}::bigint and user_id = ${userId}::bigint limit 1`.execute(this.db);
     return rows.length > 0;
+  }
+
+  /** The answer set of the task's open assignment, if any. */
+  async openAnswerSet(taskId: number): Promise<AnswerSetRow | null> {
+    return this.oneAnswerSet(sql`a.assignment_id = (select t.assignment_id from tasks t where t.id = ${taskId}::bigint)`);
   }
 
   /** The answer set of an assignment (its draft), if any. */
@@ -248,81 +247,6 @@ export class QueueRepository {
           where assignment_id = ${row.assignmentId}::bigint and version = ${row.version}::int
           returning version`.execute(this.db);
     return rows[0] ? Number(rows[0].version) : null;
-  }
-
-  /** Sets the status of the open assignment and mirrors it on the task (touched work loses its lease). */
-  async setStatus(task: WorkRow, status: 'saved' | 'pending_finalization' | 'skipped' | 'issue' | 'assigned', extra: { issueComment?: string; issueResponse?: string; startWork?: boolean; submittedBy?: number } = {}): Promise<void> {
-    await sql`update assignments set status = ${status}::text, updated_at = now(),
-        skipped_at = case when ${status}::text = 'skipped' then now() else null end,
-        issue_comment = coalesce(${extra.issueComment ?? null}::text, issue_comment),
-        issue_response = coalesce(${extra.issueResponse ?? null}::text, issue_response)
-      where id = ${task.assignmentId}::bigint`.execute(this.db);
-    await sql`update tasks set assignment_status = ${status}::text, lease_expires_at = null,
-        has_open_issue = ${status === 'issue'}::boolean,
-        state = case when ${extra.startWork ?? false}::boolean and state in ('new', 'rejected') then 'in_progress' else state end,
-        last_submitted_at = case when ${extra.submittedBy ?? null}::bigint is null then last_submitted_at else now() end,
-        last_submitted_by_id = coalesce(${extra.submittedBy ?? null}::bigint, last_submitted_by_id),
-        last_activity_at = now()
-      where id = ${task.id}::bigint`.execute(this.db);
-  }
-
-  /** The labeler who last finalized the task in the Label stage. */
-  async lastFinalizer(taskId: number, stageId: number): Promise<number | null> {
-    const { rows } = await sql<{ user_id: string }>`select user_id from assignments
-      where task_id = ${taskId}::bigint and stage_id = ${stageId}::bigint and status = 'finalized' order by id desc limit 1`.execute(this.db);
-    return rows[0] ? num(rows[0].user_id) : null;
-  }
-
-  /**
-   * Finalizes the task's open assignment (with a review outcome in review stages; its answers
-   * become submitted) and moves the task into `stage`, in one statement: opens an assignment for
-   * `assignTo` (kind given), or for the stage's pre-assignee, or leaves it in the pool. Ground
-   * Truth has no work: the task just becomes `completed`.
-   */
-  async finishAndEnter(taskId: number, finish: { assignmentId: number; outcome: 'accepted' | 'rejected' | 'corrected' | null }, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event?: StageEvent }): Promise<number | null> {
-    const e = opts.event;
-    const terminal = stage.kind === 'ground_truth';
-    const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
-    const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
-    const { rows } = await sql<{ user_id: string | null }>`${sql.raw(PREPARED)}
-      with finished as (
-        update assignments set status = 'finalized', outcome = ${finish.outcome}::text, finalized_at = now(), updated_at = now()
-        where id = ${finish.assignmentId}::bigint returning id
-      ),
-      submitted as (update answer_sets s set submitted = true, updated_at = now() from finished f where s.assignment_id = f.id),
-      nu as (select ${who} as user_id from tasks t where t.id = ${taskId}::bigint),
-      ins as (
-        -- the InitPlan closes the old assignment first: one open assignment per task is a unique index
-        insert into assignments (task_id, stage_id, user_id, status, kind)
-        select ${taskId}::bigint, ${stage.id}::bigint, nu.user_id, 'assigned', ${kind}::text from nu
-        where nu.user_id is not null and (select count(*) from finished) >= 0
-        returning id, user_id
-      ),
-      ev as (
-        insert into task_events (task_id, project_id, actor_id, kind, before, after, note)
-        select ${taskId}::bigint, ${e?.projectId ?? 0}::bigint, ${e?.actorId ?? null}::bigint, ${e?.kind ?? ''}::text, ${JSON.stringify(e?.before ?? null)}::jsonb,
-               ${JSON.stringify(e?.after ?? {})}::jsonb || jsonb_build_object('stage', ${stage.name}::text, 'state', ${opts.state}::text, 'assignee', (select u.name from ins join users u on u.id = ins.user_id)),
-               ${e?.note ?? null}::text
-        where ${e !== undefined}::boolean
-      )
-      update tasks t set stage_id = ${stage.id}::bigint, state = ${opts.state}::text,
-        assignment_id = ins.id, assignee_id = ins.user_id,
-        assignment_status = case when ins.id is null then null else 'assigned' end,
-        assignment_kind = case when ins.id is null then null else ${kind}::text end,
-        lease_expires_at = null, has_open_issue = false, delivery_status = ${opts.deliveryStatus ?? null}::text,
-        last_submitted_at = case when ${opts.submittedBy ?? null}::bigint is null then last_submitted_at else now() end,
-        last_submitted_by_id = coalesce(${opts.submittedBy ?? null}::bigint, last_submitted_by_id),
-        last_activity_at = now()
-      from (select 1) one left join ins on true
-      where t.id = ${taskId}::bigint
-      returning ins.user_id::text as user_id`.execute(this.db);
-    return rows[0]?.user_id ? num(rows[0].user_id) : null;
-  }
-
-  async event(e: { taskId: number; projectId: number; actorId: number | null; kind: string; before?: unknown; after?: unknown; note?: string | null }): Promise<void> {
-    await sql`insert into task_events (task_id, project_id, actor_id, kind, before, after, note)
-      values (${e.taskId}::bigint, ${e.projectId}::bigint, ${e.actorId}::bigint, ${e.kind}::text,
-              ${e.before === undefined ? null : JSON.stringify(e.before)}::jsonb, ${e.after === undefined ? null : JSON.stringify(e.after)}::jsonb, ${e.note ?? null}::text)`.execute(this.db);
   }
 
   /** The reason of the newest review rejection (shown to the labeler who gets the task back). */

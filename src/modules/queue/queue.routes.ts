@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { heldByFilter } from '../tasks/task-selection.ts';
+import { heldByFilter } from '../selection/task-selection.ts';
 import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { describeOutcome } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
@@ -10,7 +10,8 @@ import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
-import type { QueueRow } from './queue.repository.ts';
+import { paged, PageQuery } from '../../lib/pagination.ts';
+import type { QueueCounts, QueueRow } from './queue.repository.ts';
 import type { WorkView } from './queue.service.ts';
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
@@ -35,11 +36,17 @@ const typedValue = (type: string, v: unknown): string | string[] =>
   type === 'multi_choice' ? (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]) : typeof v === 'string' ? v : '';
 const text = (v: unknown) => (typeof v === 'string' ? v : '');
 
-function groups(rows: QueueRow[]) {
+/** My queue on one page of the My queue list */
+const QUEUE_PAGE_SIZE = 50;
+/** the next tasks the work page shows beside the task (the page stays small whatever the queue) */
+const WORK_PAGE_NEXT = 5;
+
+/** The SPEC §4 groups of My queue: their whole size, and the rows of this page that belong to each. */
+function groups(rows: QueueRow[], counts: QueueCounts) {
   return [
-    { id: 'open', title: 'Assigned and saved', rows: rows.filter((r) => r.status === 'assigned' || r.status === 'saved') },
-    { id: 'pending', title: 'Pending finalization', rows: rows.filter((r) => r.status === 'pending_finalization') },
-    { id: 'skipped', title: 'Skipped', rows: rows.filter((r) => r.status === 'skipped') },
+    { id: 'open', title: 'Assigned and saved', total: counts.open, rows: rows.filter((r) => r.status === 'assigned' || r.status === 'saved') },
+    { id: 'pending', title: 'Pending finalization', total: counts.pending, rows: rows.filter((r) => r.status === 'pending_finalization') },
+    { id: 'skipped', title: 'Skipped', total: counts.skipped, rows: rows.filter((r) => r.status === 'skipped') },
   ];
 }
 
@@ -51,11 +58,15 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     return { user, access: await request.services.projects.access(user, projectId) };
   };
 
-  fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams } }, async (request, reply) => {
+  fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
     const { user, access } = await ctx(request);
-    const rows = await request.services.queue.myQueue(access, user);
+    const page = (request.query as { page?: number }).page ?? 1;
+    const queue = await request.services.queue.myQueue(access, user, { page, size: QUEUE_PAGE_SIZE });
     const stages = request.services.queue.workStages(access);
-    return reply.render('queue/index', { title: `My queue · ${access.project.name}`, access, project: access.project, section: 'queue', groups: groups(rows), total: rows.length, stages });
+    return reply.render('queue/index', {
+      title: `My queue · ${access.project.name}`, access, project: access.project, section: 'queue', stages,
+      groups: groups(queue.rows, queue.counts), total: queue.total, pager: paged(queue.rows, queue.total, page, QUEUE_PAGE_SIZE),
+    });
   });
 
   /** The Label / Review buttons: hand out work and open the first task. */
@@ -218,10 +229,13 @@ async function openNext(request: FastifyRequest, reply: FastifyReply, access: Pr
 }
 
 async function renderWork(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, view: WorkView, extra: Record<string, unknown> & { status?: number } = {}) {
-  const queue = await request.services.queue.myQueue(access, user);
+  // the next few tasks other than this one, and the size of each group
+  const queue = await request.services.queue.myQueue(access, user, { size: WORK_PAGE_NEXT + 1 });
+  const next = queue.rows.filter((r) => r.id !== view.task.id).slice(0, WORK_PAGE_NEXT);
   const shortcuts = SHORTCUTS.filter((s) => s.review === null || s.review === view.isReview);
   return reply.render('queue/work', {
-    title: `${view.task.name} · ${access.project.name}`, access, project: access.project, section: 'queue', view, queue: groups(queue), shortcuts,
+    title: `${view.task.name} · ${access.project.name}`, access, project: access.project, section: 'queue', view, shortcuts,
+    queue: { next, counts: queue.counts, total: queue.total },
     error: null, conflict: null, conflictAnswers: [], reason: '', comment: '', ...extra,
   }, extra.status ?? 200);
 }

@@ -2,19 +2,21 @@ import { randomInt } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { PgBoss } from 'pg-boss';
 import { conflict, forbidden, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
-import { enqueueInTransaction } from '../../jobs/job.ts';
 import type { ProjectAccess, StageInfo } from '../projects/project-access.ts';
 import type { OutputField } from '../projects/project.entity.ts';
 import { answerViews, inputViews, scoreText, type AnswerView, type InputView } from '../tasks/task-detail.service.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
-import { QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueRow, type WorkRow } from './queue.repository.ts';
-
-export const DELIVER_TASK = 'deliver-task';
+import { Workflow } from '../workflow/workflow.ts';
+import type { TokenAccess } from './token-access.ts';
+import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueCounts, type QueueRow, type WorkRow } from './queue.repository.ts';
 
 /** Assignment statuses in which the assignee may still change their work. */
 const EDITABLE = new Set(['assigned', 'saved', 'pending_finalization', 'skipped']);
 const MAX_COMMENT = 2000;
+const NOT_YOURS = 'You can only work on tasks assigned to you. Assign it to yourself first.';
+const OPEN_ISSUE = 'This task has an open issue: wait for an admin or manager to answer it.';
+const READ_ONLY = 'This work is finalized and read-only.';
 
 /** What an action carries: answers (JSON from the API, or form fields) and the version they start from. */
 export interface AnswerInput {
@@ -85,10 +87,7 @@ export class QueueService {
 
   /** A stage by name (as the API names them) or id. */
   stage(access: ProjectAccess, ref: string | number): StageInfo {
-    const stages = access.stages;
-    const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
-    if (!found) throw notFound('No such stage');
-    return found;
+    return stageByRef(access.stages, ref);
   }
 
   /**
@@ -101,16 +100,20 @@ export class QueueService {
     if (stage.kind === 'ground_truth') throw unprocessable('Ground Truth has no work to hand out');
     if (!this.workStages(access).some((s) => s.id === stage.id)) throw forbidden(`You may not work in ${stage.name}`);
     const project = access.project;
-    const size = project.queueSize;
-    const own = await this.repo.ownNext(project.id, stage, user.id, size, exclude);
-    if (own.length >= size || !project.autoAssign) return own;
     // one statement: atomic on its own, no transaction round trips needed
-    const claimed = await this.repo.claim({ projectId: project.id, stageId: stage.id, userId: user.id, limit: size - own.length, leaseMinutes: project.reservationMinutes, exclude }, stage.name);
-    return [...own, ...claimed];
+    const rows = await new Workflow(this.em).nextWork({
+      projectId: project.id, stageId: stage.id, userId: user.id, limit: project.queueSize, leaseMinutes: project.reservationMinutes, autoAssign: project.autoAssign, exclude,
+    });
+    return rows.map((r) => handedOut(r, stage.name));
   }
 
-  myQueue(access: ProjectAccess, user: IUser): Promise<QueueRow[]> {
-    return this.repo.myQueue(access.project.id, user.id);
+  /** One page of the user's queue, in the order of SPEC §4, with the size of each group. */
+  async myQueue(access: ProjectAccess, user: IUser, { page = 1, size = 500 } = {}): Promise<{ rows: QueueRow[]; counts: QueueCounts; total: number }> {
+    const [rows, counts] = await Promise.all([
+      this.repo.myQueue(access.project.id, user.id, size, (page - 1) * size),
+      this.repo.myQueueCounts(access.project.id, user.id),
+    ]);
+    return { rows, counts, total: counts.open + counts.pending + counts.skipped };
   }
 
   /** The work page of a task: only its assignee may act; managers may look. Members see only their own work (else 404). */
@@ -148,90 +151,117 @@ export class QueueService {
 
   /** Save: stores the draft (optimistic version check); the task is `in_progress` from the first save. */
   async save(access: ProjectAccess, user: IUser, taskId: number, input: AnswerInput): Promise<{ version: number }> {
-    return this.act(access, user, taskId, async (repo, task, stage) => {
+    return this.act(access, user, taskId, async (repo, task, stage, workflow) => {
       const version = await this.storeAnswers(access, repo, task, stage, user, input, true);
-      const status = task.status === 'pending_finalization' ? 'pending_finalization' : 'saved';
-      await repo.setStatus(task, status, { startWork: true });
-      await repo.event({ taskId, projectId: access.project.id, actorId: user.id, kind: 'answers_saved', before: { status: task.status, state: task.state }, after: { status, version } });
+      await workflow.save(task, user.id, version);
       return { version };
     });
   }
 
   /** Submit draft: saved and waiting for "Finalize" (still editable). Label stages only. */
   async submitDraft(access: ProjectAccess, user: IUser, taskId: number, input: AnswerInput): Promise<{ version: number }> {
-    return this.act(access, user, taskId, async (repo, task, stage) => {
+    return this.act(access, user, taskId, async (repo, task, stage, workflow) => {
       if (stage.kind !== 'label') throw unprocessable('In a review stage, accept, reject or correct the task');
       const version = await this.storeAnswers(access, repo, task, stage, user, input, false);
-      await repo.setStatus(task, 'pending_finalization', { startWork: true, submittedBy: user.id });
-      await repo.event({ taskId, projectId: access.project.id, actorId: user.id, kind: 'draft_submitted', before: { status: task.status }, after: { status: 'pending_finalization', version } });
+      await workflow.submitDraft(task, user.id, version);
       return { version };
     });
   }
 
   /** Finalize (Label) or accept (review): the work is read-only and the task moves on. */
   async finalize(access: ProjectAccess, user: IUser, taskId: number, input: AnswerInput): Promise<{ stage: string; state: string }> {
-    return this.act(access, user, taskId, async (repo, task, stage) => {
-      if (stage.kind === 'review') return this.decide(access, user, repo, task, stage, 'accept', input);
+    return this.act(access, user, taskId, async (repo, task, stage, workflow) => {
+      if (stage.kind === 'review') return this.decide(access, user, repo, workflow, task, stage, 'accept', input);
       await this.storeAnswers(access, repo, task, stage, user, input, false);
-      return this.moveOn(access, user, repo, task, stage, 'finalized', null);
+      return this.moveOn(access, user, workflow, task, stage, 'finalized', null);
     });
   }
 
   /** Review decisions: accept, reject (reason required: back to the same labeler) or correct (edited answers, then accept). */
   async review(access: ProjectAccess, user: IUser, taskId: number, decision: ReviewDecision, input: AnswerInput & { reason?: string }): Promise<{ stage: string; state: string }> {
-    return this.act(access, user, taskId, (repo, task, stage) => {
+    return this.act(access, user, taskId, (repo, task, stage, workflow) => {
       if (stage.kind !== 'review') throw unprocessable('Only tasks in a review stage can be reviewed');
-      return this.decide(access, user, repo, task, stage, decision, input);
+      return this.decide(access, user, repo, workflow, task, stage, decision, input);
     });
   }
 
-  private async decide(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, decision: ReviewDecision, input: AnswerInput & { reason?: string }) {
+  private async decide(access: ProjectAccess, user: IUser, repo: QueueRepository, workflow: Workflow, task: WorkRow, stage: StageInfo, decision: ReviewDecision, input: AnswerInput & { reason?: string }) {
     if (decision === 'reject') {
       const reason = (input.reason ?? '').trim();
       if (!reason) throw unprocessable('A reason is required to reject', { reason: 'A reason is required' });
       if (reason.length > MAX_COMMENT) throw unprocessable('The reason is too long', { reason: `At most ${MAX_COMMENT} characters` });
       const label = access.stages.find((s) => s.kind === 'label')!;
-      const labeler = await repo.lastFinalizer(task.id, label.id);
-      await repo.finishAndEnter(task.id, { assignmentId: task.assignmentId!, outcome: 'rejected' }, label, {
-        state: 'rejected', assignTo: labeler, kind: 'returned',
-        event: { projectId: access.project.id, actorId: user.id, kind: 'review_rejected', note: reason, before: { stage: stage.name, state: task.state } },
-      });
-      return { stage: label.name, state: 'rejected' };
+      return workflow.reviewReject(task, user.id, { from: stage, label, reason });
     }
     if (decision === 'correct') {
       if (input.answers === undefined) throw unprocessable('Correct needs the corrected answers', { answers: 'required' });
       await this.storeAnswers(access, repo, task, stage, user, input, false);
     }
     const outcome = decision === 'correct' ? 'corrected' : 'accepted';
-    return this.moveOn(access, user, repo, task, stage, `review_${outcome}`, outcome);
+    return this.moveOn(access, user, workflow, task, stage, `review_${outcome}`, outcome);
   }
 
   /**
    * After finalize / accept: each later review stage samples the task by its review percentage
-   * (0 % = disabled); the first that takes it is next, else Ground Truth (`completed`, and
-   * queued for the webhook when the project has one). Entering a stage applies its pre-assignment.
+   * (0 % = disabled); the first that takes it is next, else Ground Truth (the completion step:
+   * `completed`, and queued for the webhook when the project has one). Entering a stage applies
+   * its pre-assignment.
    */
-  private async moveOn(access: ProjectAccess, user: IUser, repo: QueueRepository, task: WorkRow, stage: StageInfo, kind: string, outcome: 'accepted' | 'corrected' | null) {
-    const stages = access.stages;
-    const next = stages.filter((s) => s.position > stage.position && s.kind === 'review')
-      .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
-    const completed = next.kind === 'ground_truth';
-    const webhook = completed && Boolean(access.project.webhookUrl) && this.boss !== undefined;
-    const state = completed ? 'completed' : 'in_progress';
-    await repo.finishAndEnter(task.id, { assignmentId: task.assignmentId!, outcome }, next, {
-      state, deliveryStatus: webhook ? 'pending' : null, submittedBy: user.id,
-      event: { projectId: access.project.id, actorId: user.id, kind, before: { stage: stage.name, state: task.state } },
+  private moveOn(access: ProjectAccess, user: IUser, workflow: Workflow, task: WorkRow, stage: StageInfo, kind: string, outcome: 'accepted' | 'corrected' | null) {
+    return workflow.moveOn(task, user.id, { from: stage, to: nextStageAfter(access.stages, stage), kind, outcome, webhook: Boolean(access.project.webhookUrl) });
+  }
+
+  /**
+   * Request next for an API token in two database round trips (the token with its project access,
+   * then the work itself) and no ORM: the API's hot path. Same rules as `requestNext`.
+   */
+  async requestNextByToken(access: TokenAccess, stageRef: string): Promise<HandedOutRow[]> {
+    const stage = stageByRef(access.stages, stageRef);
+    if (stage.kind === 'ground_truth') throw unprocessable('Ground Truth has no work to hand out');
+    if (access.role === 'member' && access.memberStageIds.length && !access.memberStageIds.includes(stage.id)) throw forbidden(`You may not work in ${stage.name}`);
+    const rows = await new Workflow(this.em).nextWork({
+      projectId: access.projectId, stageId: stage.id, userId: access.userId, limit: access.queueSize,
+      leaseMinutes: access.reservationMinutes, autoAssign: access.autoAssign,
     });
-    if (webhook) await enqueueInTransaction(repo.em, this.boss!, DELIVER_TASK, { taskId: task.id });
-    return { stage: next.name, state };
+    return rows.map((r) => handedOut(r, stage.name));
+  }
+
+  /**
+   * Finalize (or, in a review stage, accept) for an API token in two round trips: one statement
+   * checks and moves the task (see finalize-sql.ts). Returns null when the task may complete into a
+   * project with a webhook: the caller then takes `finalize`, whose transaction also queues the delivery.
+   */
+  async finalizeByToken(access: TokenAccess, taskId: number, input: AnswerInput): Promise<{ stage: string; state: string } | null> {
+    const routes = access.stages.filter((s) => s.kind !== 'ground_truth').map((from) => ({ from, to: nextStageAfter(access.stages, from) }));
+    if (access.webhook && routes.some((r) => r.to.kind === 'ground_truth')) return null;
+    let answers: { json: string; version: number } | undefined;
+    if (input.answers !== undefined) {
+      const parsed = parseAnswers(access.outputSchema, input.answers, { fromForm: input.fromForm });
+      if (Object.keys(parsed.errors).length) throw unprocessable(Object.values(parsed.errors)[0], parsed.errors);
+      if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
+      answers = { json: JSON.stringify(parsed.answers), version: input.version };
+    }
+    const row = await new Workflow(this.em).finalizeAtOnce({ projectId: access.projectId, taskId, userId: access.userId, routes, answers, webhook: access.webhook });
+    switch (row.verdict) {
+      case 'ok':
+        return { stage: row.stage!, state: row.state! };
+      case 'not_found':
+        throw notFound('No such task');
+      case 'not_yours':
+        if (access.role === 'member') throw notFound('No such task');
+        throw forbidden(NOT_YOURS);
+      case 'issue':
+        throw conflict(OPEN_ISSUE);
+      case 'read_only':
+        throw conflict(READ_ONLY);
+      case 'stale':
+        throw staleSave(await this.repo.openAnswerSet(taskId), JSON.parse(answers!.json) as Answers);
+    }
   }
 
   /** Skip: to the end of the user's own queue; the task stays theirs. */
   async skip(access: ProjectAccess, user: IUser, taskId: number): Promise<void> {
-    await this.act(access, user, taskId, async (repo, task) => {
-      await repo.setStatus(task, 'skipped');
-      await repo.event({ taskId, projectId: access.project.id, actorId: user.id, kind: 'skipped', before: { status: task.status }, after: { status: 'skipped' } });
-    });
+    await this.act(access, user, taskId, (_repo, task, _stage, workflow) => workflow.skip(task, user.id));
   }
 
   /** Raise an issue: the task leaves the queue until an admin or manager answers it. */
@@ -239,10 +269,7 @@ export class QueueService {
     const text = comment.trim();
     if (!text) throw unprocessable('Describe the issue', { comment: 'Describe the issue' });
     if (text.length > MAX_COMMENT) throw unprocessable('The comment is too long', { comment: `At most ${MAX_COMMENT} characters` });
-    await this.act(access, user, taskId, async (repo, task) => {
-      await repo.setStatus(task, 'issue', { issueComment: text });
-      await repo.event({ taskId, projectId: access.project.id, actorId: user.id, kind: 'issue_raised', note: text, before: { status: task.status }, after: { status: 'issue' } });
-    });
+    await this.act(access, user, taskId, (_repo, task, _stage, workflow) => workflow.raiseIssue(task, user.id, text));
   }
 
   /** "Finalize all" pending drafts of the user; returns how many moved on. */
@@ -271,9 +298,8 @@ export class QueueService {
       const task = await repo.work(access.project.id, taskId, { lock: true });
       if (!task) throw notFound('No such task');
       if (task.status !== 'issue') throw conflict('This task has no open issue');
-      const status = (await repo.answerSetOf(task.assignmentId!)) ? 'saved' : 'assigned';
-      await repo.setStatus(task, status, { issueResponse: text });
-      await repo.event({ taskId, projectId: access.project.id, actorId: user.id, kind: 'issue_resolved', note: text, before: { status: 'issue' }, after: { status, assigneeId: task.assigneeId } });
+      const hasDraft = (await repo.answerSetOf(task.assignmentId!)) !== null;
+      await new Workflow(em, this.boss).resolveIssue(task, user.id, text, hasDraft);
     });
   }
 
@@ -286,7 +312,7 @@ export class QueueService {
   }
 
   /** Runs an assignee action on the locked task: 404 for members on others' tasks, 403 for managers. */
-  private async act<T>(access: ProjectAccess, user: IUser, taskId: number, fn: (repo: QueueRepository, task: WorkRow, stage: StageInfo) => Promise<T>): Promise<T> {
+  private async act<T>(access: ProjectAccess, user: IUser, taskId: number, fn: (repo: QueueRepository, task: WorkRow, stage: StageInfo, workflow: Workflow) => Promise<T>): Promise<T> {
     const stages = access.stages;
     return this.em.transactional(async (em) => {
       const repo = new QueueRepository(em);
@@ -294,12 +320,12 @@ export class QueueService {
       if (!task) throw notFound('No such task');
       if (task.assigneeId !== user.id || task.status === null) {
         if (!access.canManageTasks) throw notFound('No such task');
-        throw forbidden('You can only work on tasks assigned to you. Assign it to yourself first.');
+        throw forbidden(NOT_YOURS);
       }
-      if (task.status === 'issue') throw conflict('This task has an open issue: wait for an admin or manager to answer it.');
-      if (!EDITABLE.has(task.status)) throw conflict('This work is finalized and read-only.');
+      if (task.status === 'issue') throw conflict(OPEN_ISSUE);
+      if (!EDITABLE.has(task.status)) throw conflict(READ_ONLY);
       const stage = stages.find((s) => s.id === task.stageId)!;
-      return fn(repo, task, stage);
+      return fn(repo, task, stage, new Workflow(em, this.boss));
     });
   }
 
@@ -322,6 +348,21 @@ export class QueueService {
     if (version === null) throw staleSave(await repo.answerSetOf(task.assignmentId!), answers);
     return version;
   }
+}
+
+function stageByRef(stages: StageInfo[], ref: string | number): StageInfo {
+  const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
+  if (!found) throw notFound('No such stage');
+  return found;
+}
+
+/**
+ * Where finalize or accept sends a task from `stage`: each later review stage samples it by its
+ * review percentage (0 % = disabled); the first that takes it is next, else Ground Truth.
+ */
+function nextStageAfter(stages: StageInfo[], stage: StageInfo): StageInfo {
+  return stages.filter((s) => s.position > stage.position && s.kind === 'review')
+    .find((s) => s.reviewPercent > 0 && randomInt(100) < s.reviewPercent) ?? stages.find((s) => s.kind === 'ground_truth')!;
 }
 
 function describeSource(set: AnswerSetRow): string {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
-import type { TaskFilter } from './task-filter.ts';
-import { taskWhere, type TaskListScope } from './task-list.repository.ts';
+import type { TaskFilter } from '../selection/task-filter.ts';
+import { taskWhere, type TaskListScope } from '../selection/task-where.ts';
 
 /** A task as the JSON API returns it. */
 export interface ApiTask {

@@ -5,11 +5,10 @@ import { Stage } from '../stages/stage.entity.ts';
 import { Upload } from '../uploads/upload.entity.ts';
 import { User } from '../users/user.entity.ts';
 
-export const TASK_STATES = ['new', 'in_progress', 'completed', 'delivered', 'acknowledged', 'rejected'] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-export const OPEN_ASSIGNMENT_STATUSES = ['assigned', 'saved', 'pending_finalization', 'skipped', 'issue'] as const;
-export const ASSIGNMENT_KINDS = ['auto', 'manual', 'preassign', 'reserved', 'returned'] as const;
-export type AssignmentKind = (typeof ASSIGNMENT_KINDS)[number];
+import { ASSIGNMENT_KINDS, OPEN_ASSIGNMENT_STATUSES, TASK_STATES } from '../workflow/task-states.ts';
+
+export { ASSIGNMENT_KINDS, OPEN_ASSIGNMENT_STATUSES, TASK_STATES };
+export type { AssignmentKind, TaskState } from '../workflow/task-states.ts';
 
 /**
  * A unit of work. The open assignment of the current stage is mirrored here (assignee,

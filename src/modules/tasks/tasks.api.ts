@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PRIORITY_MAX, PRIORITY_MIN, parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import { Type } from 'typebox';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome } from '../bulk/bulk.service.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
-import { parseTaskFilter } from './task-filter.ts';
+import { parseTaskFilter } from '../selection/task-filter.ts';
 
 const MAX_IDS = 5_000;
-const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?)$/;
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
@@ -63,9 +63,9 @@ function decodeCursor(cursor: string | undefined): number {
 /** A score as JSON gives it (number or string) → the exact decimal text, or an error. */
 function scoreText(value: number | string | null): string | null {
   if (value === null) return null;
-  const text = typeof value === 'number' ? String(value) : value.trim();
-  if (!SCORE.test(text)) throw unprocessable('priorityScore is a number from 0 to 1 with at most 9 decimals', { priorityScore: text });
-  return text;
+  const score = parsePriorityScore(value);
+  if (score === null) throw unprocessable(`priorityScore is ${SCORE_RULE}`, { priorityScore: String(value) });
+  return score;
 }
 
 const result = (outcome: BulkOutcome) => ({ changed: outcome.changed, skipped: outcome.skipped });
@@ -145,9 +145,9 @@ export default async function tasksApi(fastify: FastifyInstance) {
       params: ProjectParams,
       body: Type.Array(Type.Object({
         taskId: Type.Integer({ minimum: 1 }),
-        priority: Type.Optional(Type.Integer({ minimum: -2147483648, maximum: 2147483647 })),
-        // null first: the validator coerces types, and would otherwise turn null into 0
-        priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 1 }), Type.String()])),
+        priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX })),
+        // JSON bodies are not coerced (strict-numbers.ts): 0 stays 0 and null clears; the one score parser reads the value
+        priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number(), Type.String()], { description: `${SCORE_RULE}, as a number or a string; null clears it` })),
       }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_IDS }),
       response: { 200: BulkResult, ...errors },
     },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from './task-filter.ts';
+import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from '../selection/task-filter.ts';
 import { TASK_STATES } from './task.entity.ts';
 import { BULK_ACTIONS } from '../bulk/bulk-actions.ts';
 

@@ -1,4 +1,5 @@
 import { csvUnescape } from '../../lib/csv-cells.ts';
+import { parsePriority, parsePriorityScore, PRIORITY_RULE, SCORE_RULE } from '../../lib/priority.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
 import type { SourceRow } from './upload-formats.ts';
 
@@ -14,11 +15,8 @@ export const MAX_BATCH_ID_CHARS = 200;
 export const MAX_JSON_DEPTH = 64;
 const TOO_DEEP = `Nested deeper than ${MAX_JSON_DEPTH} levels, the limit for JSON values`;
 const HAS_NUL = 'Contains a NUL character (\\u0000), which cannot be stored: remove it';
-const INT32_MIN = -2147483648;
-const INT32_MAX = 2147483647;
 const INTEGER = /^[+-]?\d+$/;
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const SCORE = /^(0?\.\d{1,9}|0(\.\d{0,9})?|1(\.0{0,9})?)$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
 const URL_SCHEMES = new Set(['http:', 'https:', 's3:', 'gs:']);
@@ -214,13 +212,13 @@ export class RowValidator {
         }
         case 'priority': {
           const p = parsePriority(value);
-          if (p === null) problems.push({ field: key, message: `Priority must be a whole number from ${INT32_MIN} to ${INT32_MAX}, not “${excerpt(value)}”` });
+          if (p === null) problems.push({ field: key, message: `Priority must be ${PRIORITY_RULE}, not “${excerpt(value)}”` });
           else priority = p;
           break;
         }
         case 'priority_score': {
-          const s = parseScore(value);
-          if (s === null) problems.push({ field: isItem ? 'priority' : key, message: `${isItem ? 'Priority (the score of an item)' : 'Priority score'} must be a number from 0 to 1 with at most 9 decimals, not “${excerpt(value)}”` });
+          const s = parsePriorityScore(value);
+          if (s === null) problems.push({ field: isItem ? 'priority' : key, message: `${isItem ? 'Priority (the score of an item)' : 'Priority score'} must be ${SCORE_RULE}, not “${excerpt(value)}”` });
           else priorityScore = s;
           break;
         }
@@ -358,27 +356,6 @@ function scalarText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   return undefined;
-}
-
-export function parsePriority(value: unknown): number | null {
-  let n: number;
-  if (typeof value === 'number') n = value;
-  else if (typeof value === 'string' && INTEGER.test(value.trim())) n = Number(value.trim());
-  else return null;
-  return Number.isInteger(n) && n >= INT32_MIN && n <= INT32_MAX ? n : null;
-}
-
-/** A score as a decimal string with at most 9 decimals, or null. */
-export function parseScore(value: unknown): string | null {
-  let text: string;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return null;
-    text = String(value);
-    if (text.includes('e')) text = value.toFixed(20).replace(/0+$/, '').replace(/\.$/, '');
-  } else if (typeof value === 'string') text = value.trim();
-  else return null;
-  if (!SCORE.test(text)) return null;
-  return text.startsWith('.') ? `0${text}` : text.endsWith('.') ? text.slice(0, -1) : text;
 }
 
 type Parsed = { value: unknown } | string;

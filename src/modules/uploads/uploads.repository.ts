@@ -1,7 +1,8 @@
 import type { EntityManager, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { ArchivesRepository } from '../archives/archives.repository.ts';
-import { archiveSql } from '../bulk/bulk-sql.ts';
-import { BulkRepository } from '../bulk/bulk.repository.ts';
+import { CREATE_TASKS_PARENTS_SQL, CREATE_TASKS_SQL } from '../workflow/create-sql.ts';
+import { archiveTransition } from '../workflow/selection-transitions.ts';
+import { Workflow } from '../workflow/workflow.ts';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -303,7 +304,7 @@ export class UploadsRepository {
     let archiveId: number | null = await archives.open(input.projectId, input.userId, input.reason, false);
     const where = sql`t.project_id = ${input.projectId} and t.upload_id = ${input.uploadId} and t.archive_id is null
         and t.last_submitted_at is null and not exists (select 1 from answer_sets a where a.task_id = t.id and a.kind <> 'default')`;
-    const n = (await new BulkRepository(em).apply(archiveSql(archiveId, input.reason), where, { projectId: input.projectId, actorId: input.userId })).changed;
+    const n = (await new Workflow(em).applyToSelection(archiveTransition(archiveId, input.reason), where, { projectId: input.projectId, actorId: input.userId })).changed;
     await archives.addTasks(archiveId, n);
     if (await archives.dropIfEmpty(archiveId)) archiveId = null;
     const [{ kept }] = (await sql<{ kept: number }>`select count(*)::int as kept from tasks where upload_id = ${input.uploadId} and archive_id is null`.execute(db)).rows;
@@ -313,18 +314,23 @@ export class UploadsRepository {
     return { archived: n, kept, archiveId };
   }
 
-  // ---- the recovery sweep ----------------------------------------------------------------------
+  // ---- failures ----------------------------------------------------------------------------------
 
-  /** Uploads that should be running but nobody holds: queued or processing without a live lock. */
-  async orphans(): Promise<Array<{ id: number; status: UploadStatus }>> {
-    const rows = await sql<{ id: number; status: UploadStatus }>`select u.id::int as id, u.status from uploads u
-      where u.status in ('queued', 'processing') and u.deleted_at is null
-        -- processing takes the lock before it sets the status: processing without a lock is orphaned;
-        -- a queued upload gets a grace period for its job to start
-        and (u.status = 'processing' or coalesce(u.heartbeat_at, u.created_at) < now() - interval '20 seconds')
-        and not exists (select 1 from pg_locks l where l.locktype = 'advisory' and l.classid = ${UPLOAD_LOCK} and l.objid = u.id and l.objsubid = 2 and l.granted)
-      order by u.id limit 100`.execute(this.em.getKysely());
-    return rows.rows;
+  async failKeepingFile(uploadId: number, message: string): Promise<void> {
+    await sql`update uploads set status = 'failed', error_message = ${message}, finished_at = now()
+              where id = ${uploadId} and status in ('queued', 'processing')`.execute(this.em.getKysely());
+  }
+
+  /** Back to the queue, when the failed upload's file is still stored; false otherwise. */
+  async requeue(uploadId: number): Promise<boolean> {
+    const { rows } = await sql`update uploads u set status = 'queued', error_message = null, finished_at = null
+      where u.id = ${uploadId} and u.status = 'failed' and u.deleted_at is null
+        and exists (select 1 from upload_chunks c where c.upload_id = u.id) returning u.id`.execute(this.em.getKysely());
+    return rows.length > 0;
+  }
+
+  async dropFileOfFailed(uploadId: number): Promise<void> {
+    await sql`delete from upload_chunks c using uploads u where u.id = c.upload_id and u.id = ${uploadId} and u.status = 'failed'`.execute(this.em.getKysely());
   }
 
   /** Receiving uploads whose request died: the file never arrived whole. */
@@ -471,58 +477,20 @@ export class UploadProcessingSession {
   }
 
   /**
-   * The batch's new tasks with their assignments and default answers, in one statement over the
-   * staging table. No event row per task: the history shows the creation from the task's upload,
-   * creator and created_at (TaskDetailService.creationEvent). Returns the rows that became no task (duplicate names).
+   * The batch's new tasks: the workflow's create transition over the staging table (no event row
+   * per task: the history shows the creation from the task's upload, creator and created_at).
+   * Returns the rows that became no task (duplicate names).
    */
   private async insertTasks(input: { projectId: number; labelStageId: number; actorId: number | null; staged: StagedRows }): Promise<Array<{ row: number; message: string; source: string }>> {
     // tasks declare no foreign keys to their project, stage, upload and creator (README, "Data
     // integrity"): those are the same for every row of the batch, so they are checked here once,
     // and the stage and project rows are locked `for key share` as a foreign key would, so that a
     // concurrent removal of the stage waits for this batch and then finds it used
-    const parents = await this.client.query(
-      `select 1 from stages s join projects p on p.id = s.project_id
-        where s.id = $2 and p.id = $1 and exists (select 1 from uploads u where u.id = $3 and u.project_id = $1)
-          and ($4::bigint is null or exists (select 1 from users where id = $4))
-        for key share of s, p`,
-      [input.projectId, input.labelStageId, this.uploadId, input.actorId],
-    );
+    const parents = await this.client.query(CREATE_TASKS_PARENTS_SQL, [input.projectId, input.labelStageId, this.uploadId, input.actorId]);
     if (parents.rowCount !== 1) throw new Error(`Upload ${this.uploadId}: its project, Label stage or creator no longer exists`);
     await this.copyStage(input.staged);
-    // every staged row is either inserted or returned here as a duplicate, so the statement
-    // answers with the few duplicates only; existing tasks are looked up for those rows alone
-    // (one index probe each), never by scanning the project's tasks
     const result = await this.client.query<{ row_number: number; message: string }>(
-      `with s as (
-         select distinct on (name) * from upload_stage order by name, row_number
-       ), ins as (
-         insert into tasks (project_id, name, data, metadata, pre_assign, stage_id, priority, priority_score, client_batch_id,
-                            upload_id, created_by_id, assignment_id, assignee_id, assignment_status, assignment_kind)
-         select $1, s.name, s.data, s.metadata, s.pre_assign, $2, s.priority, s.priority_score, s.client_batch_id, $3, $4,
-                case when s.assignee_id is not null then nextval(pg_get_serial_sequence('assignments', 'id')) end,
-                s.assignee_id, case when s.assignee_id is not null then 'assigned' end, s.assignment_kind
-           from s order by s.row_number
-         -- names are unique among the live tasks of a project (an archived name may come again)
-         on conflict (project_id, name) where archive_id is null do nothing
-         returning id, name, assignment_id, assignee_id, assignment_kind
-       ), asg as (
-         insert into assignments (id, task_id, stage_id, user_id, status, kind)
-         select assignment_id, id, $2, assignee_id, 'assigned', assignment_kind from ins where assignment_id is not null
-       ), ans as (
-         insert into answer_sets (task_id, kind, answers)
-         select ins.id, 'default', s.answers from ins join s using (name) where s.answers is not null
-       ), dup as (
-         select st.row_number, st.name, first.row_number as first_row
-           from upload_stage st join s first using (name)
-          where not exists (select from ins where ins.name = st.name and first.row_number = st.row_number)
-       )
-       select d.row_number,
-              case when t.id is not null and t.upload_id is distinct from $3 then 'already exists in this project (task ' || t.id || ')'
-                   when d.first_row < d.row_number then 'appears earlier in this file (row ' || d.first_row || ')'
-                   else 'appears earlier in this file' end as message
-         from dup d
-         left join lateral (select id, upload_id from tasks where project_id = $1 and name = d.name and archive_id is null limit 1) t on true
-        order by d.row_number`,
+      CREATE_TASKS_SQL,
       [input.projectId, input.labelStageId, this.uploadId, input.actorId],
     );
     return result.rows.map((r) => ({ row: r.row_number, message: r.message, source: input.staged.sourceOf(r.row_number) }));

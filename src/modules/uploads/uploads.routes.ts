@@ -6,7 +6,7 @@ import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { FormBody } from '../../lib/form.ts';
 import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
-import { formatBytes, RUNNING_STATUSES, SWEEP_UPLOADS_JOB } from './uploads.service.ts';
+import { formatBytes, RUNNING_STATUSES } from './uploads.service.ts';
 import type { UploadRow } from './uploads.repository.ts';
 
 /** Errors shown in a history row when expanded; the upload's own page lists up to 1,000. */
@@ -54,14 +54,9 @@ export function sendFailedRows(request: FastifyRequest, reply: FastifyReply, upl
 }
 
 export default async function uploadsRoutes(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
-  // a process that starts looks for uploads whose worker died (e.g. killed) and resumes them
-  fastify.addHook('onReady', async () => {
-    await fastify.boss.send(SWEEP_UPLOADS_JOB, {}).catch((err) => fastify.log.warn({ err }, 'could not enqueue the upload sweep'));
-  });
-
-  const rowData = (access: ProjectAccess, upload: UploadRow, errors: unknown[]) => ({
+  const rowData = (access: ProjectAccess, upload: UploadRow, errors: unknown[], interrupted: Set<number>) => ({
     access, project: access.project, upload, errors, progress: progressOf(upload),
-    running: (RUNNING_STATUSES as readonly string[]).includes(upload.status), rowErrors: ROW_ERRORS,
+    running: (RUNNING_STATUSES as readonly string[]).includes(upload.status), interrupted: interrupted.has(upload.id), rowErrors: ROW_ERRORS,
   });
 
   async function renderPage(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
@@ -69,9 +64,10 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
     const finishedWithErrors = history.rows.filter((u) => u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status));
     const errorsById = await request.services.uploads.errorsOf(finishedWithErrors, ROW_ERRORS);
+    const interrupted = await request.services.uploads.interrupted(history.rows);
     return reply.render('uploads/index', {
       title: `Upload · ${access.project.name}`, access, project: access.project, section: 'uploads',
-      history, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? []),
+      history, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? [], interrupted),
       maxBytes: formatBytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
     }, status);
   }
@@ -117,13 +113,14 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
     const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
     const upload = await request.services.uploads.get(access, uploadId);
+    const interrupted = await request.services.uploads.interrupted([upload]);
     if (request.wantsFragment(`upload-${upload.id}`)) {
       const errors = upload.errorCount > 0 ? await request.services.uploads.errors(upload, ROW_ERRORS) : [];
-      return reply.render('uploads/_row', rowData(access, upload, errors));
+      return reply.render('uploads/_row', rowData(access, upload, errors, interrupted));
     }
     const errors = await request.services.uploads.errors(upload);
     return reply.render('uploads/show', {
-      title: `Upload ${upload.id} · ${access.project.name}`, section: 'uploads', ...rowData(access, upload, errors),
+      title: `Upload ${upload.id} · ${access.project.name}`, section: 'uploads', ...rowData(access, upload, errors, interrupted),
     });
   });
 

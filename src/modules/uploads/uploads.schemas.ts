@@ -3,7 +3,7 @@ import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { Type } from 'typebox';
 import { badRequest, unprocessable } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors } from '../../lib/form.ts';
-import { parseScore } from './upload-rows.ts';
+import { parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import type { UploadDefaults } from './uploads.service.ts';
 import type { UploadErrorRow, UploadRow } from './uploads.repository.ts';
 
@@ -28,8 +28,8 @@ export function parseUploadOptions(fields: Record<string, string>): { ok: true; 
   // the converter would truncate 1.5 to 1: whole numbers only, as written
   if (priorityText !== '' && !/^[+-]?\d+$/.test(priorityText)) errors.defaultPriority = 'Enter a whole number from -2147483648 to 2147483647 (lower is served first)';
   const scoreText = (fields.defaultPriorityScore ?? '').trim();
-  const score = scoreText === '' ? null : parseScore(scoreText);
-  if (scoreText !== '' && score === null) errors.defaultPriorityScore = 'Enter a number from 0 to 1 with at most 9 decimals (higher is served first)';
+  const score = scoreText === '' ? null : parsePriorityScore(scoreText);
+  if (scoreText !== '' && score === null) errors.defaultPriorityScore = `Enter ${SCORE_RULE} (higher is served first)`;
   if (!form.ok || Object.keys(errors).length) return { ok: false, errors };
   return {
     ok: true,

@@ -6,7 +6,7 @@ import type { PgBoss } from 'pg-boss';
 import { stringify } from 'csv-stringify/sync';
 import { conflict, HttpError, notFound, unprocessable } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
-import { enqueueInTransaction } from '../../jobs/job.ts';
+import { enqueueInTransaction, interruptedIds } from '../../lib/job-queue.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import type { InputField, OutputField } from '../projects/project.entity.ts';
 import type { IUser } from '../users/user.entity.ts';
@@ -24,7 +24,6 @@ const YIELD_ROWS = 200;
 export const SETTLE_ROWS = 10_000;
 /** Bytes per stored chunk of the file. */
 export const CHUNK_BYTES = 2 * 1024 * 1024;
-const MAX_ATTEMPTS = 5;
 const RAW_EXCERPT = 300;
 
 export const RUNNING_STATUSES = ['receiving', 'queued', 'processing'] as const;
@@ -110,6 +109,11 @@ export class UploadsService {
     return upload;
   }
 
+  /** The running uploads among `uploads` whose job was interrupted and waits to resume. */
+  interrupted(uploads: UploadRow[]): Promise<Set<number>> {
+    return interruptedIds(this.em, PROCESS_UPLOAD_JOB, 'uploadId', uploads.filter((u) => u.status === 'queued' || u.status === 'processing').map((u) => u.id));
+  }
+
   async history(access: ProjectAccess, page: number, size: number): Promise<Paged<UploadRow>> {
     access.require('manager');
     const { rows, total } = await this.repo.history(access.project.id, page, size);
@@ -158,14 +162,28 @@ export class UploadsService {
   // ---- processing (the job) --------------------------------------------------------------------
 
   /** Re-enqueues uploads that should be running but that no worker holds (after a crash). */
-  async sweep(boss: PgBoss, log: FastifyBaseLogger): Promise<void> {
-    await this.repo.failAbandoned();
-    for (const orphan of await this.repo.orphans()) {
-      const waiting = await boss.findJobs(PROCESS_UPLOAD_JOB, { data: { uploadId: orphan.id }, queued: true });
-      if (waiting.length > 0) continue;
-      log.warn({ uploadId: orphan.id, status: orphan.status }, 'upload has no running job: enqueueing it again');
-      await boss.send(PROCESS_UPLOAD_JOB, { uploadId: orphan.id });
-    }
+  /** Receiving uploads whose request died (the file never arrived whole) are failed. A killed job needs no sweep: its heartbeat stops and pg-boss retries it. */
+  async failAbandoned(log: FastifyBaseLogger): Promise<void> {
+    const failed = await this.repo.failAbandoned();
+    if (failed) log.info({ failed }, 'failed uploads whose request died');
+  }
+
+  /**
+   * The upload used up its attempts (see the failure policy): it is marked failed and the rows read
+   * so far stay. The file is kept, so an admin can retry it (it resumes after its last batch).
+   */
+  async fail(uploadId: number, reason: string): Promise<void> {
+    await this.repo.failKeepingFile(uploadId, `${reason} The rows read so far are kept.`);
+  }
+
+  /** An admin retries a failed upload: it resumes after its last committed batch, if its file is still stored. */
+  async reopen(uploadId: number): Promise<{ refused: string } | void> {
+    if (!(await this.repo.requeue(uploadId))) return { refused: 'The file of this upload is no longer stored: upload the rest of it again.' };
+  }
+
+  /** An admin drops a failed upload's dead letter: its stored file goes. */
+  async dropFile(uploadId: number): Promise<void> {
+    await this.repo.dropFileOfFailed(uploadId);
   }
 
   /**
@@ -179,9 +197,6 @@ export class UploadsService {
       const upload = await session.load();
       if (!upload || upload.deleted || !['queued', 'processing'].includes(upload.status)) return;
       if (upload.cancelRequested) return await session.finish('cancelled', 'Cancelled before processing started.');
-      if (upload.attempts >= MAX_ATTEMPTS) {
-        return await session.finish('failed', `Processing stopped after ${MAX_ATTEMPTS} attempts; the rows read so far are kept. Upload the rest again.`);
-      }
       await session.start();
       const context = await this.repo.processingContext(upload.projectId);
       const label = context.stages.find((s) => s.kind === 'label') ?? context.stages[0];

@@ -83,6 +83,8 @@ export default fp(
     fastify.addHook('onRequest', async (request, reply) => {
       request.isApi = isApiPath(request.url);
       if (request.isApi) {
+        // the hot work routes read the token together with the project access themselves
+        if (request.routeOptions.config.tokenAccess) return;
         const header = request.headers.authorization;
         const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
         if (match) request.user = await request.services.apiTokens.authenticate(match[1]);
@@ -116,5 +118,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route reads the CSRF token from the first field of its multipart body itself. */
     csrfFromPart?: boolean;
+    /** An API route that authenticates its bearer token itself, in one statement with the project access (queue/token-access.ts). */
+    tokenAccess?: boolean;
   }
 }

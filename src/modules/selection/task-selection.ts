@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import { unprocessable } from '../../lib/errors.ts';
 import { parseIdList } from '../../lib/strict-numbers.ts';
 import { canonicalQuery, parseTaskFilter, type TaskFilter } from './task-filter.ts';
-import { taskWhere } from './task-list.repository.ts';
+import { taskWhere } from './task-where.ts';
 
 /** Which tasks an action applies to: picked rows, or everything matching a filter minus exclusions. */
 export type TaskSelection =

@@ -1,11 +1,30 @@
 import { sql } from 'kysely';
-import { preAssignee } from '../assignments/pre-assign-sql.ts';
 import type { StageInfo } from '../projects/project-access.ts';
-import type { BulkActionId, BulkParams } from './bulk-actions.ts';
-import { CLEAR_ASSIGNMENT, type ActionSql } from './bulk.repository.ts';
+import { deliveryStatusOnCompletion } from './completion.ts';
+import { preAssignee } from './pre-assign-sql.ts';
+import { CLEAR_ASSIGNMENT, type SelectionTransition } from './selection-writer.ts';
 
-/** What an action needs to know about the project, resolved and checked by the service. */
-export interface BulkContext {
+/** The transitions that apply to a selection of tasks at once (bulk actions and their API calls). */
+export type SelectionTransitionId =
+  | 'priority' | 'score' | 'batch' | 'hold' | 'unhold' | 'acknowledge' | 'reject' | 'reset'
+  | 'send_to_stage' | 'assign' | 'reserve' | 'unassign' | 'release' | 'archive';
+
+/** What a selection transition is given (checked by the caller). */
+export interface TransitionParams {
+  reason?: string;
+  /** optional note (the reason of an archive) */
+  note?: string;
+  stageId?: number;
+  userId?: number;
+  /** null clears it */
+  batch?: string | null;
+  priority?: number;
+  /** a decimal string with at most 9 decimals, or null to clear */
+  score?: string | null;
+}
+
+/** What a transition needs to know about the project, resolved and checked by the caller. */
+export interface TransitionContext {
   label: StageInfo;
   /** send to stage */
   target?: StageInfo;
@@ -13,6 +32,8 @@ export interface BulkContext {
   member?: { userId: number; name: string; stageIds: number[] | null };
   /** archive: the Archive record the tasks go into */
   archiveId?: number;
+  /** the project has a webhook: tasks entering Ground Truth wait for it (see completion.ts) */
+  webhook?: boolean;
 }
 
 const SAVED_WORK = sql`t.assignment_status in ('saved', 'pending_finalization')`;
@@ -24,7 +45,7 @@ const stateIn = (stage: StageInfo) => stage.kind === 'ground_truth'
   : sql`case when sel.last_submitted_at is null then 'new' else 'in_progress' end`;
 
 /** Archiving: out of every list and queue; open assignments end; saved work is never archived away. */
-export function archiveSql(archiveId: number, note?: string): ActionSql {
+export function archiveTransition(archiveId: number, note?: string): SelectionTransition {
   return {
     event: 'archived',
     skip: sql`case when ${SAVED_WORK} then 'has saved work' end`,
@@ -36,8 +57,8 @@ export function archiveSql(archiveId: number, note?: string): ActionSql {
   };
 }
 
-/** The SQL of each bulk action (see BULK_ACTIONS for what they mean to users). */
-export function actionSql(id: BulkActionId, p: BulkParams, ctx: BulkContext): ActionSql {
+/** The SQL of each selection transition (see BULK_ACTIONS for what they mean to users). */
+export function selectionTransition(id: SelectionTransitionId, p: TransitionParams, ctx: TransitionContext): SelectionTransition {
   switch (id) {
     case 'priority':
       return {
@@ -117,7 +138,9 @@ export function actionSql(id: BulkActionId, p: BulkParams, ctx: BulkContext): Ac
       return {
         event: 'sent_to_stage',
         skip: sql`case when t.stage_id = ${target.id}::bigint then 'already in that stage' end`,
-        set: sql`stage_id = ${target.id}::bigint, state = ${stateIn(target)}, delivery_status = null`,
+        // into Ground Truth: the completion step (completed, and waiting for the webhook if there is one)
+        set: sql`stage_id = ${target.id}::bigint, state = ${stateIn(target)}, delivery_status = ${terminal ? deliveryStatusOnCompletion(Boolean(ctx.webhook)) : null}::text`,
+        completes: terminal ? { webhook: Boolean(ctx.webhook) } : undefined,
         before: sql`jsonb_build_object('stage', sel.stage_name, 'state', sel.state, ${ASSIGNEE_BEFORE})`,
         after: sql`jsonb_build_object('stage', ${target.name}::text, 'state', ${stateIn(target)}, 'assignee', nu.name)`,
         close: 'superseded',
@@ -144,9 +167,7 @@ export function actionSql(id: BulkActionId, p: BulkParams, ctx: BulkContext): Ac
       };
     }
     case 'archive':
-      return archiveSql(ctx.archiveId!, p.note);
-    case 'export':
-      throw new Error('export does not change tasks');
+      return archiveTransition(ctx.archiveId!, p.note);
     case 'unassign':
     case 'release':
       return {

@@ -1,4 +1,5 @@
-import { TASK_STATES, type TaskState } from './task.entity.ts';
+import { TASK_STATES, type TaskState } from '../workflow/task-states.ts';
+import { parsePriority, parsePriorityScore, PRIORITY_RULE, SCORE_RULE } from '../../lib/priority.ts';
 
 /** Sortable columns of the task list, by their URL name. Only these reach SQL (as fixed expressions). */
 export const SORT_KEYS = ['id', 'name', 'created', 'submitted', 'state', 'stage', 'priority', 'score', 'batch', 'assignee'] as const;
@@ -42,9 +43,7 @@ export const DEFAULT_FILTER: TaskFilter = {
 export type FilterErrors = Partial<Record<string, string>>;
 type Query = Record<string, string | string[] | undefined>;
 
-const INT32 = { min: -2147483648, max: 2147483647 };
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const SCORE = /^(0(\.\d{1,9})?|1(\.0{1,9})?)$/;
 
 const list = (value: string | string[] | undefined): string[] =>
   (Array.isArray(value) ? value : value === undefined ? [] : [value]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
@@ -94,15 +93,16 @@ export function parseTaskFilter(query: Query): { filter: TaskFilter; errors: Fil
   for (const [key, field] of [['pmin', 'priorityMin'], ['pmax', 'priorityMax']] as const) {
     const v = one(query[key]);
     if (v === undefined) continue;
-    const n = Number(v);
-    if (/^-?\d+$/.test(v) && n >= INT32.min && n <= INT32.max) filter[field] = n;
-    else errors[key] = 'Priority is a whole number between -2147483648 and 2147483647';
+    const n = parsePriority(v);
+    if (n !== null) filter[field] = n;
+    else errors[key] = `Priority is ${PRIORITY_RULE}`;
   }
   for (const [key, field] of [['smin', 'scoreMin'], ['smax', 'scoreMax']] as const) {
     const v = one(query[key]);
     if (v === undefined) continue;
-    if (SCORE.test(v)) filter[field] = v;
-    else errors[key] = 'Score is a number from 0 to 1 with at most 9 decimals';
+    const score = parsePriorityScore(v);
+    if (score !== null) filter[field] = score;
+    else errors[key] = `Score is ${SCORE_RULE}`;
   }
   const batch = one(query.batch);
   if (batch !== undefined) {

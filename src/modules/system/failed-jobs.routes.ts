@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { HttpError } from '../../lib/errors.ts';
+import { FormBody } from '../../lib/form.ts';
+import { paged, PageQuery } from '../../lib/pagination.ts';
+
+const PAGE_SIZE = 50;
+const FailedJobParams = Type.Object({ jobName: Type.String({ pattern: '^[a-z-]{1,64}$' }), id: Type.String({ pattern: '^[0-9a-fA-F-]{36}$' }) });
+
+/** Admin → Failed jobs: the dead letters of every background job, to retry or drop (instance admins). */
+const failedJobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/admin/failed-jobs', { schema: { querystring: PageQuery } }, async (request, reply) => {
+    request.requireInstanceAdmin();
+    const page = request.query.page ?? 1;
+    const { rows, total } = await fastify.failedJobs.list(PAGE_SIZE, (page - 1) * PAGE_SIZE);
+    return reply.render('admin/failed-jobs', { title: 'Failed jobs', failed: paged(rows, total, page, PAGE_SIZE) });
+  });
+
+  for (const [action, done] of [['retry', 'is back in its queue'], ['drop', 'was dropped']] as const) {
+    fastify.post(`/admin/failed-jobs/:jobName/:id/${action === 'retry' ? 'retrial' : 'removal'}`, { schema: { params: FailedJobParams, body: FormBody } }, async (request, reply) => {
+      request.requireInstanceAdmin();
+      const { jobName, id } = request.params;
+      try {
+        await fastify.failedJobs[action](jobName, id);
+        reply.flash('success', `The job ${done}.`);
+      } catch (err) {
+        if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
+        reply.flash('error', err.message);
+      }
+      return reply.redirect('/admin/failed-jobs', 303);
+    });
+  }
+};
+
+export default failedJobsRoutes;
