@@ -7,10 +7,12 @@
  * full page, and the time of the very same SQL (the capped count, then the page query, compiled by
  * the functions the repository uses, in the same flow) run directly with `pg`. Then it times a bulk "set priority" on
  * the N/10 tasks of one client batch (100,000 at 1M) against the raw UPDATE of the same rows.
+ * It also times the project's Overview dashboard (page and htmx fragment, as the admin and as a
+ * labeler) over a year of finished work (`seedHistory`, added once to the seeded database).
  *
  * Environment: BENCH_TASKS (default 1000000), BENCH_RESEED=1 (seed a fresh database),
  * BENCH_ROUNDS (requests per view and kind, default 40), BENCH_BULK_RUNS (default 3),
- * BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (only print
+ * BENCH_DASHBOARD_SECONDS (how long the dashboard is measured, default 40), BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (only print
  * EXPLAIN (ANALYZE, BUFFERS) of each view's count and page queries, no timing).
  * The last line of output is one JSON object.
  */
@@ -21,11 +23,13 @@ import { compileQuery, loadTaskPage, pageOf, SMALL_VIEW, taskCountQuery, taskPag
 import { taskWhere, type TaskListScope } from '../src/modules/selection/task-where.ts';
 import { sql } from 'kysely';
 import { BENCH_DIR, benchDatabase, HttpClient, percentile, round1, sleep, startServer, table } from './harness.ts';
-import { BULK_BATCH, type SeededProject } from './seed-tasks.ts';
+import { BULK_BATCH, seedHistory, type SeededProject } from './seed-tasks.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const ROUNDS = Math.max(30, Number(process.env.BENCH_ROUNDS ?? 40));
 const WARMUP = 5;
+/** the dashboard is measured for at least this long, so the refresh job runs during it */
+const DASHBOARD_SECONDS = Number(process.env.BENCH_DASHBOARD_SECONDS ?? 40);
 const BULK_RUNS = Math.max(1, Number(process.env.BENCH_BULK_RUNS ?? 3));
 const log = (msg: string) => console.error(`[bench:list] ${msg}`);
 
@@ -101,12 +105,19 @@ async function main() {
     await db.stop();
     return;
   }
+  {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await seedHistory(client, seed, log);
+    await client.end();
+  }
   const nodeArgs = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir', join(BENCH_DIR, 'prof')] : [];
   const server = await startServer(db.url, { RUN_WORKERS: 'true' }, nodeArgs);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   const results: { view: string; fragP50: number; fragP95: number; fullP50: number; fullP95: number; sqlP50: number; sqlP95: number; total: string }[] = [];
   let bulk: { bulkMs: number | null; rawMs: number; selected: number; note?: string; hot: { updated: number; hot: number } } | undefined;
+  let dashboard: Awaited<ReturnType<typeof benchDashboard>> | undefined;
   try {
     const http = new HttpClient(server.url);
     await http.signIn(seed.adminEmail, seed.password);
@@ -154,6 +165,7 @@ async function main() {
       log(`${view.name}: fragment p95 ${round1(r.fragP95)} ms, page p95 ${round1(r.fullP95)} ms, SQL p95 ${round1(r.sqlP95)} ms`);
     }
 
+    dashboard = await benchDashboard(server.url, http, client, seed);
     bulk = await benchBulk(http, client, seed, scope);
   } finally {
     await client.end();
@@ -169,6 +181,10 @@ async function main() {
       (Math.max(r.fragP95, r.fullP95) / r.sqlP95).toFixed(1),
     ]),
   ));
+  if (dashboard) {
+    console.log(`\nOverview dashboard, ${dashboard.requests} requests per kind over ${DASHBOARD_SECONDS} s (ms); figures computed in ${dashboard.computeMs} ms, served ${dashboard.live ? 'live' : `from stored figures, refreshed ${dashboard.refreshes} times by the job meanwhile`}\n`);
+    console.log(table(['view', 'p50', 'p95', 'max'], dashboard.rows.map((r) => [r.view, round1(r.p50), round1(r.p95), round1(r.max)])));
+  }
   if (bulk) {
     console.log(`\nBulk set priority on ${bulk.selected.toLocaleString('en-US')} tasks (client batch ${BULK_BATCH}), median of ${BULK_RUNS}:`);
     console.log(bulk.bulkMs === null ? `  HTTP bulk action: pending (${bulk.note})` : `  HTTP bulk action (POST → job completed): ${Math.round(bulk.bulkMs)} ms`);
@@ -178,12 +194,58 @@ async function main() {
   const worstRatio = Math.max(...results.map((r) => Math.max(r.fragP95, r.fullP95) / r.sqlP95));
   console.log(JSON.stringify({
     bench: 'list', tasks: TASKS, worst_p95_ms: round1(worstP95), worst_ratio_vs_sql: Math.round(worstRatio * 100) / 100,
+    dashboard_p95_ms: dashboard ? round1(Math.max(...dashboard.rows.map((r) => r.p95))) : null,
+    dashboard_compute_ms: dashboard?.computeMs ?? null, dashboard_refreshes: dashboard?.refreshes ?? null,
     bulk_100k_ms: bulk?.bulkMs == null ? null : Math.round(bulk.bulkMs), bulk_raw_ms: bulk ? Math.round(bulk.rawMs) : null,
     bulk_hot_share: bulk && bulk.hot.updated ? Math.round((bulk.hot.hot / bulk.hot.updated) * 1000) / 1000 : null,
   }));
 }
 
 const median = (v: number[]) => percentile(v, 50);
+
+/**
+ * The Overview dashboard (`GET /projects/:id`): the full page and the htmx fragment its panels
+ * poll, as the admin (the whole project) and as a labeler (their own figures), interleaved. The
+ * warm-up's first request computes and stores the figures; after that a large project is served
+ * from them while the refresh job recomputes them in the background, as in production.
+ */
+async function benchDashboard(baseUrl: string, admin: HttpClient, client: pg.Client, seed: SeededProject) {
+  const path = `/projects/${seed.projectId}`;
+  const fragment = { 'HX-Request': 'true', 'HX-Target': 'dashboard' };
+  const labeler = new HttpClient(baseUrl);
+  const { rows: emails } = await client.query<{ email: string }>('select email from users where id = $1', [seed.labelers[0]]);
+  await labeler.signIn(emails[0].email, seed.password);
+  const kinds: { view: string; http: HttpClient; headers: Record<string, string> }[] = [
+    { view: 'admin page', http: admin, headers: {} },
+    { view: 'admin fragment (htmx refresh)', http: admin, headers: fragment },
+    { view: 'labeler page (own figures)', http: labeler, headers: {} },
+  ];
+  for (const k of kinds) {
+    for (let i = 0; i < WARMUP; i++) {
+      const res = await k.http.get(path, k.headers);
+      if (res.status !== 200 || !res.text.includes('id="dashboard"')) throw new Error(`${k.view}: HTTP ${res.status}`);
+      if (i === 0) log(`dashboard ${k.view}: first request ${Math.round(res.ms)} ms`);
+    }
+  }
+  // spread over DASHBOARD_SECONDS, like browsers polling: the stored figures go stale and the
+  // job recomputes them while requests are measured, so its load is in the figures
+  const times = kinds.map(() => [] as number[]);
+  const computed = async () => (await client.query<{ at: string; compute_ms: number }>(
+    `select computed_at::text as at, compute_ms from dashboard_snapshots where project_id = $1 and user_id is null and range_days = 30`, [seed.projectId])).rows[0];
+  const seen = new Set<string>();
+  const started = performance.now();
+  for (let i = 0; i < ROUNDS || performance.now() - started < DASHBOARD_SECONDS * 1000; i++) {
+    for (const [j, k] of kinds.entries()) times[j].push((await k.http.get(path, k.headers)).ms);
+    const c = await computed();
+    if (c) seen.add(c.at);
+    await sleep(100);
+  }
+  const last = await computed();
+  const computeMs = last?.compute_ms ?? null;
+  const result = kinds.map((k, j) => ({ view: k.view, p50: percentile(times[j], 50), p95: percentile(times[j], 95), max: Math.max(...times[j]) }));
+  for (const r of result) log(`dashboard ${r.view}: p95 ${round1(r.p95)} ms over ${times[0].length} requests`);
+  return { rows: result, computeMs, live: computeMs !== null && computeMs <= 50, requests: times[0].length, refreshes: Math.max(0, seen.size - 1) };
+}
 
 /**
  * Bulk "set priority" over HTTP (the manager/admin form POST of the bulk contract: a job above

@@ -275,3 +275,58 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
 function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * Finished work for the dashboard (`bench:list`'s dashboard view): what a year of labeling and
+ * review leaves behind, so the Overview's throughput, people and review figures aggregate
+ * realistic volumes. Every task past Label (and every rejected one) has a finalized Label
+ * assignment; every task in Ground Truth (and every rejected one) a finalized review with an
+ * outcome (accepted 80 %, corrected 15 %, rejected for the rejected tasks); delivered and
+ * acknowledged tasks have their client events. Dates spread over the 365 days before the call
+ * (not SEED_NOW: the dashboard's windows end today). Idempotent: does nothing when the project
+ * already has finalized work. Returns the number of finalized assignments written.
+ */
+export async function seedHistory(client: pg.Client, seed: SeededProject, log: (msg: string) => void = () => {}): Promise<number> {
+  const { rows: done } = await client.query<{ n: number }>(
+    `select count(*)::int as n from (select 1 from assignments where stage_id = any($1::bigint[]) and status = 'finalized' limit 1) x`,
+    [[seed.stages.label, seed.stages.review]],
+  );
+  if (done[0].n > 0) return 0;
+  const started = Date.now();
+  const { label, review } = seed.stages;
+  // task number n of the seed is its rank by id; each task's day is a hash of its id
+  const base = `
+    from (select t.id, t.project_id, t.state, t.stage_id, row_number() over (order by t.id) as n from tasks t where t.project_id = $1) t
+    cross join lateral (select now() - ((hashint8extended(t.id, 11) & 1073741823) % (365 * 1440)) * interval '1 minute' as at) d`;
+  await client.query('begin');
+  const labels = await client.query(
+    `insert into assignments (task_id, stage_id, user_id, status, kind, created_at, updated_at, finalized_at)
+     select t.id, $2::bigint, ($3::bigint[])[1 + t.n % array_length($3::bigint[], 1)], 'finalized', 'auto',
+            d.at - ((hashint8extended(t.id, 12) & 1023) % 240 + 2) * interval '1 minute', d.at, d.at
+     ${base}
+     where t.state = 'rejected' or t.stage_id <> $2::bigint`,
+    [seed.projectId, label, seed.labelers],
+  );
+  const reviews = await client.query(
+    `insert into assignments (task_id, stage_id, user_id, status, kind, outcome, created_at, updated_at, finalized_at)
+     select t.id, $3::bigint, ($4::bigint[])[1 + t.n % array_length($4::bigint[], 1)], 'finalized', 'auto',
+            case when t.state = 'rejected' then 'rejected' when (hashint8extended(t.id, 13) & 1023) % 100 < 15 then 'corrected' else 'accepted' end,
+            d.at + interval '2 hours', d.at + interval '3 hours', least(now(), d.at + interval '3 hours')
+     ${base}
+     where t.state = 'rejected' or t.stage_id not in ($2::bigint, $3::bigint)`,
+    [seed.projectId, label, review, seed.reviewers],
+  );
+  const events = await client.query(
+    `insert into task_events (task_id, project_id, actor_id, kind, before, after, created_at)
+     select t.id, t.project_id, null, k.kind, null, jsonb_build_object('state', k.kind), least(now(), d.at + k.after)
+     ${base}
+     cross join lateral (values ('delivered', interval '1 day'), ('acknowledged', interval '2 days')) k(kind, after)
+     where (k.kind = 'delivered' and t.state in ('delivered', 'acknowledged')) or (k.kind = 'acknowledged' and t.state = 'acknowledged')`,
+    [seed.projectId],
+  );
+  await client.query('commit');
+  await client.query('vacuum (analyze) assignments');
+  await client.query('vacuum (analyze) task_events');
+  log(`history: ${labels.rowCount} label and ${reviews.rowCount} review assignments, ${events.rowCount} client events in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return (labels.rowCount ?? 0) + (reviews.rowCount ?? 0);
+}

@@ -40,11 +40,34 @@ it('a manager filters, reloads, goes back, sets the priority of two rows and ope
   await signIn(page, server.url, 'grace@example.org');
 
   const listUrl = `${server.url}/projects/${projectId}/tasks`;
+  await page.evaluate(() => {
+    (window as unknown as { cls: number }).cls = 0;
+  });
   await page.goto(listUrl);
   await expect.poll(() => page.locator('#task-total-count').innerText()).toBe('30');
 
-  // filter by state: htmx swaps the table and the address bar follows
-  await page.locator('#f-state').selectOption('rejected');
+  // the table fits 1440 px: no horizontal overflow, every row one line (the same height), and the
+  // page does not jump while it loads
+  const layout = await page.evaluate(() => {
+    const wrap = document.querySelector('#tasks')!.parentElement!;
+    const heights = [...document.querySelectorAll('#tasks tbody tr')].map((r) => r.getBoundingClientRect().height);
+    return { overflow: wrap.scrollWidth - wrap.clientWidth, page: document.documentElement.scrollWidth - window.innerWidth, spread: Math.max(...heights) - Math.min(...heights) };
+  });
+  expect(layout.overflow).toBe(0);
+  expect(layout.page).toBe(0);
+  expect(layout.spread).toBeLessThan(1); // one line each: the same height, sub-pixel rounding aside
+  const shift = await page.evaluate(() => new Promise<number>((resolve) => {
+    let total = 0;
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as (PerformanceEntry & { value: number; hadRecentInput: boolean })[]) if (!e.hadRecentInput) total += e.value;
+    }).observe({ type: 'layout-shift', buffered: true });
+    setTimeout(() => resolve(total), 500);
+  }));
+  expect(shift).toBeLessThan(0.01);
+
+  // filter by state with the dropdown's checkboxes: htmx swaps the table and the address bar follows
+  await page.locator('#f-state > summary').click();
+  await page.locator('#f-state').getByLabel('Rejected').check();
   await page.waitForURL(`${listUrl}?state=rejected`);
   await expect.poll(() => rows.count()).toBe(10);
   const filtered = await names();
@@ -54,9 +77,24 @@ it('a manager filters, reloads, goes back, sets the priority of two rows and ope
   // reload: the same view from the URL alone
   await page.reload();
   await expect.poll(() => names()).toEqual(filtered);
-  expect(await page.locator('#f-state').evaluate((el: HTMLSelectElement) => [...el.selectedOptions].map((o) => o.value))).toEqual(['rejected']);
+  expect(await page.locator('#f-state input:checked').evaluateAll((els) => els.map((el) => (el as HTMLInputElement).value))).toEqual(['rejected']);
 
-  // Back: the unfiltered view again
+  // a second filter (no task has a priority of 1 or more), then remove the first with its chip
+  await page.locator('#f-more > summary').click();
+  await page.locator('#f-pmin').fill('1');
+  await page.locator('#f-pmin').press('Tab');
+  await page.waitForURL(`${listUrl}?pmin=1&state=rejected`);
+  await page.getByRole('link', { name: /State: Rejected/ }).click();
+  await page.waitForURL(`${listUrl}?pmin=1`);
+  await expect.poll(() => page.locator('.filter-chips').innerText()).toContain('Priority ≥ 1');
+
+  // Back restores each view in turn
+  await page.goBack();
+  await page.waitForURL(`${listUrl}?pmin=1&state=rejected`);
+  await expect.poll(() => rows.count()).toBe(0); // every test task has priority 0
+  await page.goBack();
+  await page.waitForURL(`${listUrl}?state=rejected`);
+  await expect.poll(() => rows.count()).toBe(10);
   await page.goBack();
   await page.waitForURL(listUrl);
   await expect.poll(() => page.locator('#task-total-count').innerText()).toBe('30');

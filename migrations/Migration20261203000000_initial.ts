@@ -347,6 +347,11 @@ export class Migration20261203000000_initial extends Migration {
     this.addSql(`create unique index assignments_one_open on assignments (task_id)
                  where status in ('assigned', 'saved', 'pending_finalization', 'skipped', 'issue');`);
     this.addSql(`create index assignments_task on assignments (task_id, id);`);
+    // the dashboard: throughput per stage and day, the People table (finalized counts, claim →
+    // finalize times) and review outcomes: finalized work of a project's stages in a time window,
+    // index-only. Written once per finalized assignment (the finalizing update is not HOT anyway).
+    this.addSql(`create index assignments_finalized on assignments (stage_id, finalized_at)
+                 include (user_id, outcome, created_at, task_id) where status = 'finalized';`);
     this.addSql(`create index assignments_user_open on assignments (user_id, status)
                  where status in ('assigned', 'saved', 'pending_finalization', 'skipped', 'issue');`);
 
@@ -385,6 +390,10 @@ export class Migration20261203000000_initial extends Migration {
         created_at timestamptz not null default now()
       );`);
     this.addSql(`create index task_events_task on task_events (task_id, id);`);
+    // the dashboard's client outcomes (delivered, acknowledged, rejected) of a project in a time
+    // window; other event kinds never enter this index
+    this.addSql(`create index task_events_client_outcomes on task_events (project_id, created_at)
+                 include (kind) where kind in ('delivered', 'acknowledged', 'rejected');`);
 
     this.addSql(`
       create table exports (
@@ -449,6 +458,20 @@ export class Migration20261203000000_initial extends Migration {
       );`);
     this.addSql(`create index webhook_deliveries_task on webhook_deliveries (task_id, id);`);
 
+    // the dashboard's figures as last computed, per project, viewer scope (null = the whole
+    // project, else one member's own figures) and time range; a job refreshes them
+    this.addSql(`
+      create table dashboard_snapshots (
+        project_id bigint not null references projects(id) on delete cascade,
+        user_id bigint references users(id) on delete cascade,
+        range_days integer not null check (range_days in (7, 30, 90)),
+        figures jsonb not null,
+        computed_at timestamptz not null,
+        -- how long computing took: below the live budget the dashboard computes on every request
+        compute_ms integer not null,
+        constraint dashboard_snapshots_scope unique nulls not distinct (project_id, user_id, range_days)
+      );`);
+
     // Server-side sessions: the cookie carries a random token, the database its hash. Signing out,
     // a password change and deactivation end a session here, so a replayed cookie opens nothing.
     this.addSql(`
@@ -479,7 +502,7 @@ export class Migration20261203000000_initial extends Migration {
 
   override async down(): Promise<void> {
     for (const table of [
-      'sessions', 'webhook_deliveries', 'bulk_operations', 'export_chunks', 'exports', 'task_events', 'answer_sets',
+      'dashboard_snapshots', 'sessions', 'webhook_deliveries', 'bulk_operations', 'export_chunks', 'exports', 'task_events', 'answer_sets',
       'assignments', 'task_names', 'tasks', 'archives', 'upload_rejects', 'upload_errors', 'upload_chunks', 'uploads',
       'project_member_stages', 'project_members', 'stages', 'projects', 'api_tokens', 'users', 'app_secrets',
     ]) {

@@ -132,7 +132,8 @@ async function seedTasks(client: pg.Client, ids: SeedIds) {
             n % 250 = 0,
             timestamptz '2026-09-01' + (n * interval '9 minutes'),
             timestamptz '2026-09-01' + (n * interval '9 minutes') + interval '1 hour',
-            case when n % 100 >= 67 or n % 100 in (65, 66) then timestamptz '2026-10-15' + (n * interval '3 minutes') end,
+            -- submitted over the 8 weeks before today, so the Overview's charts have recent work to show
+            case when n % 100 >= 67 or n % 100 in (65, 66) then now() - interval '56 days' + (n * interval '8 minutes') end,
             case when n % 100 >= 67 or n % 100 in (65, 66) then ($5::bigint[])[1 + n % 4] end,
             null
      from generate_series(1, $6) as n`,
@@ -163,10 +164,19 @@ async function seedTasks(client: pg.Client, ids: SeedIds) {
   // finalized labels for everything past Label (and for rejected ones, their first attempt)
   await client.query(
     `insert into assignments (task_id, stage_id, user_id, status, kind, created_at, updated_at, finalized_at, outcome)
-     select t.id, $2, t.last_submitted_by_id, 'finalized', 'auto', t.created_at + interval '1 day', t.last_submitted_at, t.last_submitted_at,
-            null
+     select t.id, $2, t.last_submitted_by_id, 'finalized', 'auto', t.last_submitted_at - ((${num} * 37) % 240 + 3) * interval '1 minute',
+            t.last_submitted_at, t.last_submitted_at, null
      from tasks t where t.project_id = $1 and t.last_submitted_by_id is not null`,
     [ids.projectId, ids.labelId],
+  );
+  // finished reviews: everything in Ground Truth was accepted (every 9th corrected), rejected tasks were rejected
+  await client.query(
+    `insert into assignments (task_id, stage_id, user_id, status, kind, created_at, updated_at, finalized_at, outcome)
+     select t.id, $2, ($3::bigint[])[1 + ${num} % 2], 'finalized', 'auto', r.at - ((${num} * 13) % 90 + 2) * interval '1 minute', r.at, r.at,
+            case when t.state = 'rejected' then 'rejected' when ${num} % 9 = 0 then 'corrected' else 'accepted' end
+     from tasks t cross join lateral (select least(now(), t.last_submitted_at + interval '20 hours') as at) r
+     where t.project_id = $1 and (t.stage_id = $4 or t.state = 'rejected')`,
+    [ids.projectId, ids.reviewId, ids.reviewers, ids.groundTruthId],
   );
   const answers = `jsonb_build_object(
       'contains_pedestrian', ${num} % 3 = 0,
@@ -199,10 +209,18 @@ async function seedTasks(client: pg.Client, ids: SeedIds) {
   );
   await client.query(
     `insert into task_events (task_id, project_id, actor_id, kind, before, after, note, created_at)
-     select t.id, $1, $2, 'rejected', jsonb_build_object('stage', 'Review_1'), jsonb_build_object('stage', 'Label', 'state', 'rejected'),
-            'Vehicle count misses the parked cars', t.last_submitted_at + interval '1 day'
+     select t.id, $1, $2, 'review_rejected', jsonb_build_object('stage', 'Review_1'), jsonb_build_object('stage', 'Label', 'state', 'rejected'),
+            'Vehicle count misses the parked cars', least(now(), t.last_submitted_at + interval '20 hours')
      from tasks t where t.project_id = $1 and t.state = 'rejected'`,
     [ids.projectId, ids.reviewers[0]],
+  );
+  // the client's side: delivered, then acknowledged
+  await client.query(
+    `insert into task_events (task_id, project_id, actor_id, kind, before, after, created_at)
+     select t.id, $1, null, k.kind, null, jsonb_build_object('state', k.kind), least(now(), t.last_submitted_at + k.after)
+     from tasks t cross join lateral (values ('delivered', interval '1 day'), ('acknowledged', interval '2 days')) k(kind, after)
+     where t.project_id = $1 and (t.state = 'acknowledged' or (k.kind = 'delivered' and t.state = 'delivered'))`,
+    [ids.projectId],
   );
   await client.query('commit');
   await client.query('analyze tasks, assignments, answer_sets, task_events');

@@ -35,7 +35,7 @@ describe('Exports', () => {
 
   /** Starts an export of a list view from the page, waits for it, downloads it. */
   async function exportView(format: string, filter: string) {
-    const page = await admin.get(`/projects/${projectId}/tasks?${filter}`);
+    const page = await admin.get(`/projects/${projectId}/tasks?${filter}`).redirects(1);
     const res = await admin.post(`/projects/${projectId}/exports`).type('form')
       .send(new URLSearchParams({ _csrf: csrfFrom(page.text), scope: 'all', filter, format }).toString());
     expect(res.status).toBe(303);

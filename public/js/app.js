@@ -114,12 +114,34 @@ document.addEventListener('click', (event) => {
     if (window.confirm(message)) event.detail.issueRequest(true);
   });
 
-  // a new page of results: keep the selection mode, start the ticks afresh
+  // a new page of results: keep the selection mode, start the ticks afresh; the last bulk
+  // result was about the previous view, so it goes
   document.addEventListener('htmx:afterSettle', (event) => {
-    if (event.detail.target && event.detail.target.id === 'task-results') refresh();
+    if (!event.detail.target || event.detail.target.id !== 'task-results') return;
+    refresh();
+    const outcome = document.getElementById('bulk-outcome');
+    if (outcome && event.detail.requestConfig && event.detail.requestConfig.elt && event.detail.requestConfig.elt.id !== 'task-refresh') outcome.innerHTML = '';
   });
   document.addEventListener('DOMContentLoaded', () => {
     showFields();
     refresh();
   });
 })();
+
+// Dismiss buttons (a bulk action's result, flashes).
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('[data-dismiss]');
+  if (button) button.closest(button.dataset.dismiss)?.remove();
+});
+
+// Filter dropdowns (<details>): one open at a time, closed by a click outside or Escape.
+document.addEventListener('click', (event) => {
+  for (const open of document.querySelectorAll('details.dropdown[open]')) {
+    if (!open.contains(event.target)) open.open = false;
+  }
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  for (const open of document.querySelectorAll('details.dropdown[open]')) open.open = false;
+});
+

@@ -7,6 +7,7 @@ import type { ArchivesService } from '../modules/archives/archives.service.ts';
 import type { BulkService } from '../modules/bulk/bulk.service.ts';
 import type { DeliveriesService } from '../modules/deliveries/deliveries.service.ts';
 import type { ExportsService } from '../modules/exports/exports.service.ts';
+import type { StatsService } from '../modules/stats/stats.service.ts';
 import type { UploadsService } from '../modules/uploads/uploads.service.ts';
 import type { JobKind, QueuePolicy } from './failure-policy.ts';
 
@@ -16,6 +17,7 @@ export interface JobServices {
   bulk: BulkService;
   deliveries: DeliveriesService;
   exports: ExportsService;
+  stats: StatsService;
   uploads: UploadsService;
 }
 

@@ -9,6 +9,15 @@ export function date(value: Date | string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? '—' : `${dateTime.format(d)} UTC`;
 }
 
+const shortDateTime = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: '2-digit', timeZone: 'UTC' });
+
+/** A date for a narrow table cell ("2 Nov 26"); the full date and time go in its title. */
+export function shortDate(value: Date | string | null | undefined): string {
+  if (!value) return '—';
+  const d = value instanceof Date ? value : new Date(value);
+  return Number.isNaN(d.getTime()) ? '—' : shortDateTime.format(d);
+}
+
 export function isoDate(value: Date | string | null | undefined): string {
   if (!value) return '';
   const d = value instanceof Date ? value : new Date(value);

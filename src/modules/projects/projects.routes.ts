@@ -5,6 +5,8 @@ import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from './project-access.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
 import { ProjectCreateForm, ProjectParams, SchemaQuery, StageParams, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
+import { dashboardView } from '../stats/dashboard-view.ts';
+import { DashboardQuery, DEFAULT_RANGE, type PeopleSort, type StatRange } from '../stats/stats.schemas.ts';
 import {
   inputRowsOf,
   outputRowsOf,
@@ -105,12 +107,17 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     return reply.redirect(`/projects/${project.id}`, 303);
   });
 
-  fastify.get('/projects/:projectId', { schema: { params: ProjectParams } }, async (request, reply) => {
+  // the Overview: the project dashboard (figures in src/modules/stats); htmx refreshes #dashboard
+  fastify.get('/projects/:projectId', { schema: { params: ProjectParams, querystring: DashboardQuery } }, async (request, reply) => {
     const user = request.requireUser();
     const { projectId } = request.params as { projectId: number };
+    const { range = DEFAULT_RANGE, sort, dir } = request.query as { range?: StatRange; sort?: PeopleSort; dir?: 'asc' | 'desc' };
     const access = await request.services.projects.access(user, projectId);
-    const stages = access.stages;
-    return reply.render('projects/show', { title: access.project.name, access, project: access.project, stages, section: 'overview' });
+    const stats = await request.services.stats.forViewer(access, user, range);
+    const dashboard = dashboardView(stats, { projectId, range, sort, dir, canManage: access.canManageTasks });
+    const data = { title: access.project.name, access, project: access.project, stages: access.stages, section: 'overview', dashboard };
+    if (request.wantsFragment('dashboard')) return reply.render('projects/_dashboard', data);
+    return reply.render('projects/show', data);
   });
 
   // ── settings (project admins only; everyone else gets 404) ──────────────────────────────

@@ -7,6 +7,7 @@ import queueApi from '../queue/queue.api.ts';
 import deliveriesApi from '../deliveries/deliveries.api.ts';
 import uploadsApi from '../uploads/uploads.api.ts';
 import { TOKEN_REQUIRED, unauthorized } from '../../lib/errors.ts';
+import statsApi from '../stats/stats.api.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
 export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUploadBytes: number }) {
@@ -21,4 +22,5 @@ export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUpl
   await fastify.register(queueApi);
   await fastify.register(deliveriesApi);
   await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
+  await fastify.register(statsApi);
 }

@@ -123,7 +123,18 @@ export async function loadTaskPage(run: RunQuery, scope: TaskListScope, filter: 
   const first = await run(taskCountQuery(scope, filter));
   const counted = Number(first[0].n);
   const { total, capped, page } = pageOf(filter, counted);
-  const rows = counted <= SMALL_VIEW ? first.filter((r) => r.id !== null) : await run(taskPageQuery(scope, filter, page));
+  let rows = counted <= SMALL_VIEW ? first.filter((r) => r.id !== null) : await run(taskPageQuery(scope, filter, page));
+  // a search for a task ID shows that task first (names that contain the digits follow)
+  if (page === 1 && filter.q && /^\d{1,18}$/.test(filter.q)) {
+    const id = Number(filter.q);
+    const at = rows.findIndex((r) => Number(r.id) === id);
+    if (at > 0) rows.unshift(...rows.splice(at, 1));
+    else if (at < 0) {
+      const exact = await run(compileQuery(sql<Record<string, unknown>>`select ${COLUMNS} from tasks t join stages s on s.id = t.stage_id
+        left join users u on u.id = t.assignee_id where ${taskWhere(scope, filter)} and t.id = ${id}`));
+      if (exact.length) rows = [exact[0], ...rows.slice(0, filter.size - 1)];
+    }
+  }
   return { rows: rows.map(toRow), total, capped, page };
 }
 

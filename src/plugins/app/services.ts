@@ -17,6 +17,7 @@ import { AnswersService } from '../../modules/answers/answers.service.ts';
 import { QueueService } from '../../modules/queue/queue.service.ts';
 import { DeliveriesService } from '../../modules/deliveries/deliveries.service.ts';
 import { UploadsService } from '../../modules/uploads/uploads.service.ts';
+import { StatsService } from '../../modules/stats/stats.service.ts';
 
 /**
  * The composition root: every service of one unit of work shares one EntityManager. `boss` is
@@ -41,6 +42,7 @@ export function createServices(em: EntityManager, boss?: PgBoss) {
     queue: new QueueService(em, boss),
     deliveries: new DeliveriesService(em, bulk),
     uploads: new UploadsService(em),
+    stats: new StatsService(em, boss),
   };
 }
 export type Services = ReturnType<typeof createServices>;
