@@ -62,6 +62,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return fastify;
 }
 
+/** The sidebar entry a project URL belongs to (`/projects/:id/<segment>`). */
+const PROJECT_SECTIONS: Record<string, string> = {
+  '': 'overview', tasks: 'tasks', answers: 'tasks', bulk: 'tasks', queue: 'queue', work: 'queue', reservations: 'reservations', uploads: 'uploads',
+  issues: 'issues', delivery: 'delivery', archives: 'archives', exports: 'exports', settings: 'settings', schema: 'schema', members: 'members',
+};
+
 export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   const { config } = opts;
   // set before any route plugin registers: child contexts keep the handler they were created with
@@ -101,10 +107,18 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
     }
     if (status === 401) return reply.redirect('/login', 303);
     try {
-      // a refusal inside a project keeps a way back to it
-      const projectId = status === 403 ? /^\/projects\/(\d+)(?:[/?]|$)/.exec(request.url)?.[1] : undefined;
       const title = status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Error';
-      return await reply.render('errors/error', { status, message, title, projectHref: projectId ? `/projects/${projectId}` : null }, status);
+      // an error inside a project the user can open keeps the project's layout and a way back
+      // (a project outside their access stays a plain 404: its name is never shown)
+      const inProject = /^\/projects\/(\d+)(?:\/([a-z-]+))?/.exec(request.url);
+      const access = inProject && request.user && status < 500
+        ? await request.services.projects.access(request.user, Number(inProject[1])).catch(() => null) : null;
+      if (access) {
+        return await reply.render('errors/error', {
+          status, message, title, access, project: access.project, section: PROJECT_SECTIONS[inProject![2] ?? ''] ?? null, projectHref: `/projects/${access.project.id}`,
+        }, status);
+      }
+      return await reply.render('errors/error', { status, message, title, projectHref: null }, status);
     } catch (renderError) {
       request.log.error({ err: renderError }, 'error page failed to render');
       return reply.code(status).type('text/plain; charset=utf-8').send(status >= 500 ? 'Internal error' : message);

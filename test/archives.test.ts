@@ -60,7 +60,7 @@ describe('Archives', () => {
                  from assignments a where a.task_id = t.id`);
     const res = await bulk({ action: 'archive', note: 'Bad frames', ids: [a1, a2, a3] });
     expect(res.text).toContain('2 tasks changed, 1 skipped');
-    expect(res.text).toContain('1 has saved work');
+    expect(res.text).toContain('1 skipped: has saved work');
     const archives = await t.sql<Record<string, any>>('select * from archives where project_id = $1', [projectId]);
     expect(archives).toHaveLength(1);
     expect(archives[0]).toMatchObject({ task_count: 2, reason: 'Bad frames', automatic: false });
@@ -75,7 +75,7 @@ describe('Archives', () => {
     expect(api.body.items.map((x: { name: string }) => x.name)).toEqual(['a-3', 'a-4', 'a-5']);
     const [a1] = await idOf('a-1');
     expect((await admin.get(`/projects/${projectId}/tasks/${a1}`)).status).toBe(404);
-    expect((await bulk({ action: 'hold', ids: [a1] })).text).toContain('1 not found in this project (or archived)');
+    expect((await bulk({ action: 'hold', ids: [a1] })).text).toContain('1 skipped: not found in this project (or archived)');
   });
 
   it('shows the archive history; members cannot see it', async () => {

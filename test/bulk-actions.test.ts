@@ -71,7 +71,7 @@ describe('Bulk actions on the task list', () => {
     expect(res.status).toBe(200);
     expect(res.headers['hx-trigger']).toBe('tasks-changed');
     expect(res.text).toContain('2 tasks changed, 1 skipped');
-    expect(res.text).toContain('1 already has that priority');
+    expect(res.text).toContain('1 skipped: already has that priority');
     expect((await task('t-01')).priority).toBe(7);
     const [event] = await events('t-02', 'priority_changed');
     expect(event).toMatchObject({ actor_id: String(adminId), before: { priority: 0 }, after: { priority: 7 } });
@@ -117,7 +117,7 @@ describe('Bulk actions on the task list', () => {
   it('holds and unholds', async () => {
     const ids = await idOf('t-08', 't-09');
     expect((await bulk(admin, { action: 'hold', ids })).text).toContain('2 tasks changed');
-    expect((await bulk(admin, { action: 'hold', ids })).text).toContain('2 already held');
+    expect((await bulk(admin, { action: 'hold', ids })).text).toContain('2 skipped: already held');
     expect((await task('t-08')).held).toBe(true);
     expect((await bulk(admin, { action: 'unhold', ids: [ids[0]] })).text).toContain('1 task changed');
     expect((await task('t-08')).held).toBe(false);
@@ -134,14 +134,14 @@ describe('Bulk actions on the task list', () => {
 
     // Ray may only work in Review_1: skipped with the reason
     res = await bulk(admin, { action: 'reserve', member: rayId, ids });
-    expect(res.text).toContain('2 the member may not work in its stage');
+    expect(res.text).toContain('2 skipped: the member may not work in its stage');
 
     // Lee's draft on t-12 is protected from reassignment and release
     await t.sql(`update assignments set status = 'saved' where task_id = $1 and status = 'assigned'`, [ids[1]]);
     await t.sql(`update tasks set assignment_status = 'saved' where id = $1`, [ids[1]]);
     res = await bulk(admin, { action: 'release', ids });
     expect(res.text).toContain('1 task changed, 1 skipped');
-    expect(res.text).toContain('1 has saved work (use Unassign)');
+    expect(res.text).toContain('1 skipped: saved work (Unassign releases it)');
     expect(await task('t-11')).toMatchObject({ assignee_id: null, assignment_id: null, assignment_status: null });
     expect((await t.sql('select status from assignments where id = $1', [assignment.id]))[0]).toEqual({ status: 'released' });
 
@@ -159,7 +159,7 @@ describe('Bulk actions on the task list', () => {
     const [id] = await idOf('t-13');
     await bulk(admin, { action: 'assign', member: leeId, ids: [id] });
     await bulk(admin, { action: 'assign', member: adminId, ids: [id] });
-    expect(await bulk(admin, { action: 'assign', member: adminId, ids: [id] }).then((r) => r.text)).toContain('1 already theirs');
+    expect(await bulk(admin, { action: 'assign', member: adminId, ids: [id] }).then((r) => r.text)).toContain('1 skipped: already theirs');
     const rows = await t.sql<{ user_id: string; status: string }>('select user_id, status from assignments where task_id = $1 order by id', [id]);
     expect(rows).toEqual([{ user_id: String(leeId), status: 'superseded' }, { user_id: String(adminId), status: 'assigned' }]);
     // an unknown member is a clear error
@@ -177,7 +177,7 @@ describe('Bulk actions on the task list', () => {
     expect(res.text).toContain('A reason is required');
     res = await bulk(admin, { action: 'reject', reason: 'Boxes too loose', ids: [done, open] });
     expect(res.text).toContain('1 task changed, 1 skipped');
-    expect(res.text).toContain('1 not completed or delivered');
+    expect(res.text).toContain('1 skipped: not completed or delivered');
     expect(await task('t-14')).toMatchObject({ state: 'rejected', stage_name: 'Label', assignee_id: String(leeId), assignment_kind: 'returned', priority: 3 });
     const [event] = await events('t-14', 'rejected');
     expect(event).toMatchObject({ note: 'Boxes too loose', before: { state: 'completed', stage: 'Ground Truth', assignee: null }, after: { state: 'rejected', stage: 'Label', assignee: 'lee' } });
@@ -188,8 +188,8 @@ describe('Bulk actions on the task list', () => {
     expect((await task('t-15')).state).toBe('acknowledged');
 
     res = await bulk(admin, { action: 'reset', ids: [done, fresh] });
-    expect(res.text).toContain('1 has submitted work');
-    expect(res.text).toContain('1 already new');
+    expect(res.text).toContain('1 skipped: has submitted work');
+    expect(res.text).toContain('1 skipped: already new');
   });
 
   it('sends tasks to a stage, applying its pre-assignment; Ground Truth completes them', async () => {

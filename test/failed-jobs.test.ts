@@ -60,7 +60,7 @@ describe('Failed jobs (one failure policy, dead letters for admins)', () => {
     const id = await newOperation(41);
     await deadLetter(RUN_BULK_OPERATION, { operationId: id });
     await until(async () => (await operation(id)).status, 'failed');
-    expect((await operation(id)).error_message).toMatch(/Stopped after 11 attempts.*Admin → Failed jobs/);
+    expect((await operation(id)).error_message).toMatch(/Stopped after 11 attempts.*the Failed jobs page/);
     const page = await admin.get(`/projects/${projectId}/bulk/${id}`);
     expect(page.text).toContain('Stopped after 11 attempts');
 

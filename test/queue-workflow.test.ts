@@ -199,7 +199,7 @@ describe('Queue workflow', () => {
     expect(list.body.items).toMatchObject([{ userId: ids.lena, total: 3, reserved: 2, assigned: 2, saved: 1 }]);
     expect((await api('get', `/projects/${p.id}/reservations`, tokens.lena)).status).toBe(403);
     const released = await api('post', `/projects/${p.id}/reservations/release`, adminToken).send({ email: 'lena@example.org' });
-    expect(released.body).toEqual({ changed: 2, skipped: { 'has saved work (use Unassign)': 1 } });
+    expect(released.body).toEqual({ changed: 2, skipped: { 'saved work (Unassign releases it)': 1 } });
     expect((await row(a)).assignee_id).toBeNull();
     expect((await row(c)).assignee_id).toBe(String(ids.lena));
   });

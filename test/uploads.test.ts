@@ -414,7 +414,7 @@ describe('size limit and cancel (no workers)', () => {
   it('a file over UPLOAD_MAX_BYTES answers 413 with a clear message and leaves nothing behind', async () => {
     const res = await postUpload(small, smallToken, smallProject, `name\n${'x\n'.repeat(2000)}`, 'big.csv');
     expect(res.status).toBe(413);
-    expect(res.body).toMatchObject({ error: 'too_large', message: expect.stringMatching(/larger than the upload limit of 1000 bytes/) });
+    expect(res.body).toMatchObject({ error: 'too_large', message: expect.stringMatching(/larger than the upload limit of 1000 B/) });
     expect(await small.sql('select id from uploads')).toEqual([]);
     expect(await small.sql('select upload_id from upload_chunks')).toEqual([]);
   });

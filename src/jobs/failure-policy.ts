@@ -38,7 +38,7 @@ export const deadLetterPolicy = (): QueuePolicy => ({ retryLimit: 5, retryDelay:
 
 /** What the user reads on work that used up its attempts. */
 export const finalFailureReason = (retryLimit: number) =>
-  `Stopped after ${retryLimit + 1} attempts because of an unexpected error. An instance admin can retry it under Admin → Failed jobs.`;
+  `Stopped after ${retryLimit + 1} attempts because of an unexpected error. An instance admin can retry it on the Failed jobs page.`;
 
 export type JobKind = 'long' | 'short';
 

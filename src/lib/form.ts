@@ -21,15 +21,18 @@ export function parseForm<S extends TSchema>(schema: S, body: unknown): FormResu
 
   const errors: FieldErrors = {};
   const properties = (schema as { properties?: Record<string, { title?: string; errorMessage?: string }> }).properties ?? {};
+  // every problem at once: one "required" error names all the missing fields
   for (const error of Value.Errors(schema, converted)) {
     const missing = (error as { keyword?: string }).keyword === 'required';
-    const field = missing
-      ? String((error as { params?: { requiredProperties?: string[] } }).params?.requiredProperties?.[0] ?? '')
-      : error.instancePath.replace(/^\//, '').split('/')[0];
-    if (!field || errors[field]) continue;
-    const prop = properties[field] ?? {};
-    const title = prop.title ?? field;
-    errors[field] = missing ? `${title} is required` : prop.errorMessage ?? `${title} ${error.message}`;
+    const fields = missing
+      ? ((error as { params?: { requiredProperties?: string[] } }).params?.requiredProperties ?? []).map(String)
+      : [error.instancePath.replace(/^\//, '').split('/')[0]];
+    for (const field of fields) {
+      if (!field || errors[field]) continue;
+      const prop = properties[field] ?? {};
+      const title = prop.title ?? field;
+      errors[field] = missing ? `${title} is required` : prop.errorMessage ?? `${title} ${error.message}`;
+    }
   }
   return { ok: false, errors };
 }

@@ -124,6 +124,13 @@ export function describeOutcome(changed: number, skipped: Record<string, number>
   const number = new Intl.NumberFormat('en-US');
   const skippedTotal = Object.values(skipped).reduce((a, b) => a + b, 0);
   const headline = `${number.format(changed)} ${changed === 1 ? 'task' : 'tasks'} changed, ${number.format(skippedTotal)} skipped`;
-  const reasons = Object.entries(skipped).sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${number.format(n)} ${reason}`);
+  // "3 skipped: already held" reads for one task and for many (no verb to agree with the count)
+  const reasons = Object.entries(skipped).sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${number.format(n)} skipped: ${reason}`);
   return { headline, reasons };
+}
+
+/** A bulk outcome in one sentence, for a flash message. */
+export function outcomeSentence(title: string, changed: number, skipped: Record<string, number>): string {
+  const { headline, reasons } = describeOutcome(changed, skipped);
+  return `${title}: ${headline}${reasons.length ? `. ${reasons.join('. ')}` : ''}.`;
 }

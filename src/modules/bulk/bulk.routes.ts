@@ -5,7 +5,7 @@ import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { exportStartedMessage } from '../exports/exports.routes.ts';
 import { selectionFromForm } from '../selection/task-selection.ts';
-import { bulkAction, describeOutcome } from './bulk-actions.ts';
+import { bulkAction, describeOutcome, outcomeSentence } from './bulk-actions.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';
 const PROGRESS_TARGET = 'bulk-progress';
@@ -43,7 +43,7 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
         reply.header('HX-Trigger', 'tasks-changed');
         return reply.render('bulk/_outcome', { title: outcome.action.title, summary });
       }
-      reply.flash('success', `${outcome.action.title}: ${summary.headline}${summary.reasons.length ? ` (${summary.reasons.join('; ')})` : ''}.`);
+      reply.flash('success', outcomeSentence(outcome.action.title, outcome.changed, outcome.skipped));
       return reply.redirect(listUrl, 303);
     } catch (err) {
       // a user mistake: say what is wrong where the action was asked for; nothing has changed

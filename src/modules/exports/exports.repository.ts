@@ -63,6 +63,8 @@ export interface ExportRow {
   createdBy: string | null;
   createdAt: Date;
   finishedAt: Date | null;
+  /** what it contains: picked tasks, or a view of the task list (its canonical query, minus unticked rows) */
+  contents: { ids: number } | { filter: string; excluded: number };
 }
 
 export class ExportsRepository {
@@ -130,5 +132,11 @@ function toExportRow(r: Record<string, unknown>): ExportRow {
     createdBy: (r.created_by as string | null) ?? null,
     createdAt: new Date(r.created_at as string),
     finishedAt: r.finished_at ? new Date(r.finished_at as string) : null,
+    contents: contentsOf((r.selection ?? {}) as { ids?: unknown[]; filter?: string; excluded?: unknown[] }),
   };
+}
+
+function contentsOf(selection: { ids?: unknown[]; filter?: string; excluded?: unknown[] }): ExportRow['contents'] {
+  if (Array.isArray(selection.ids)) return { ids: selection.ids.length };
+  return { filter: selection.filter ?? '', excluded: selection.excluded?.length ?? 0 };
 }

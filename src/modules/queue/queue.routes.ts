@@ -4,7 +4,7 @@ import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { heldByFilter } from '../selection/task-selection.ts';
 import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
-import { describeOutcome } from '../bulk/bulk-actions.ts';
+import { outcomeSentence } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { IUser } from '../users/user.entity.ts';
@@ -207,8 +207,7 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     const selection = ids.length ? { ids } : { filter: heldByFilter(userId!), excluded: [] };
     const started = await request.services.bulk.start(access, user, 'release', {}, selection);
     if (started.kind === 'queued') return reply.redirect(`/projects/${projectId}/bulk/${started.operation.id}`, 303);
-    const summary = describeOutcome(started.outcome.changed, started.outcome.skipped);
-    reply.flash('success', `Release: ${summary.headline}${summary.reasons.length ? ` (${summary.reasons.join('; ')})` : ''}.`);
+    reply.flash('success', outcomeSentence('Release', started.outcome.changed, started.outcome.skipped));
     return reply.redirect(back, 303);
   });
 }

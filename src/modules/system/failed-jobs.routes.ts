@@ -7,7 +7,7 @@ import { paged, PageQuery } from '../../lib/pagination.ts';
 const PAGE_SIZE = 50;
 const FailedJobParams = Type.Object({ jobName: Type.String({ pattern: '^[a-z-]{1,64}$' }), id: Type.String({ pattern: '^[0-9a-fA-F-]{36}$' }) });
 
-/** Admin → Failed jobs: the dead letters of every background job, to retry or drop (instance admins). */
+/** the Failed jobs page: the dead letters of every background job, to retry or drop (instance admins). */
 const failedJobsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/admin/failed-jobs', { schema: { querystring: PageQuery } }, async (request, reply) => {
     request.requireInstanceAdmin();

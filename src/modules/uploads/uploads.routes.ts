@@ -6,7 +6,8 @@ import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { FormBody } from '../../lib/form.ts';
 import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
-import { formatBytes, RUNNING_STATUSES } from './uploads.service.ts';
+import { bytes } from '../../lib/format.ts';
+import { RUNNING_STATUSES } from './uploads.service.ts';
 import type { UploadRow } from './uploads.repository.ts';
 
 /** Errors shown in a history row when expanded; the upload's own page lists up to 1,000. */
@@ -68,7 +69,7 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     return reply.render('uploads/index', {
       title: `Upload · ${access.project.name}`, access, project: access.project, section: 'uploads',
       history, rowData: (u: UploadRow) => rowData(access, u, errorsById.get(u.id) ?? [], interrupted),
-      maxBytes: formatBytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
+      maxBytes: bytes(opts.maxFileBytes), errors: form.errors ?? {}, formMessage: form.message, values: form.values ?? {},
     }, status);
   }
 
@@ -96,7 +97,7 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
     try {
       const upload = await receiveUpload(request, access, opts.maxFileBytes);
-      reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${formatBytes(upload.sizeBytes)}) received: its rows are being processed.`);
+      reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
       return reply.redirect(`/projects/${projectId}/uploads`, 303);
     } catch (err) {
       if (err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 413)) {

@@ -1,4 +1,5 @@
 import { csvSafe } from '../../lib/csv-cells.ts';
+import { bytes } from '../../lib/format.ts';
 import { basename } from 'node:path';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyBaseLogger } from 'fastify';
@@ -41,11 +42,9 @@ export interface IncomingFile {
   stream: AsyncIterable<Buffer> & { truncated?: boolean };
 }
 
-export const formatBytes = (n: number) =>
-  n >= 1024 ** 3 ? `${+(n / 1024 ** 3).toFixed(2)} GiB` : n >= 1024 ** 2 ? `${+(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${+(n / 1024).toFixed(1)} KiB` : `${n} bytes`;
 
 export const tooLarge = (maxBytes: number) =>
-  new HttpError(413, 'too_large', `The file is larger than the upload limit of ${formatBytes(maxBytes)}. Split it into smaller files (or raise UPLOAD_MAX_BYTES).`);
+  new HttpError(413, 'too_large', `The file is larger than the upload limit of ${bytes(maxBytes)}. Split it into smaller files (or raise UPLOAD_MAX_BYTES).`);
 
 function cleanFileName(name: string | undefined): string {
   const base = basename(String(name ?? '').replace(/\\/g, '/')).replace(/[\u0000-\u001f\u007f]/g, '').trim();

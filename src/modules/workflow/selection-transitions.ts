@@ -175,7 +175,7 @@ export function selectionTransition(id: SelectionTransitionId, p: TransitionPara
         skip: id === 'unassign'
           ? sql`case when t.assignee_id is null then 'not assigned' end`
           : sql`case when t.assignee_id is null then 'not assigned'
-                     when ${SAVED_WORK} then 'has saved work (use Unassign)'
+                     when ${SAVED_WORK} then 'saved work (Unassign releases it)'
                      when t.assignment_status = 'issue' then 'has an open issue' end`,
         set: CLEAR_ASSIGNMENT,
         before: sql`jsonb_build_object(${ASSIGNEE_BEFORE}, 'status', sel.assignment_status)`,

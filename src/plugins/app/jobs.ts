@@ -26,7 +26,7 @@ declare module 'fastify' {
  *   `failed` hook shows that reason to the user at once, and it is not retried;
  * - it throws anything else: pg-boss retries it with backoff, and once the attempts are used up the
  *   job lands in its dead-letter queue, whose worker calls `failed` with a final reason. The dead
- *   letter stays listed for admins (Admin → Failed jobs) to retry or drop.
+ *   letter stays listed for admins (the Failed jobs page) to retry or drop.
  */
 export default fp(
   async function jobsPlugin(fastify, opts: { config: Config }) {
@@ -80,7 +80,7 @@ export default fp(
       // a job that used up its attempts (its handler may have died with its process): the user sees it failed
       await fastify.boss.work(dead, polling, async ([item]) => {
         const log = fastify.log.child({ job: dead, jobId: item.id });
-        log.error({ data: item.data }, 'job used up its attempts; it is listed under Admin → Failed jobs');
+        log.error({ data: item.data }, 'job used up its attempts; it is listed on the Failed jobs page');
         if (job.payload && !Value.Check(job.payload, item.data)) return;
         await job.failed?.(item.data, finalFailureReason(queue.retryLimit ?? 0), hookContext(log));
       });
