@@ -115,6 +115,13 @@ async function main() {
 
     const http = new HttpClient(server.url);
     await http.signIn(ADMIN.email, ADMIN.password);
+    // the list views once on the empty project, so that the server's first render of them
+    // (template compilation, first plans) is not counted as "after the upload"
+    const views = [
+      { name: 'default view', path: `/projects/${projectId}/tasks` },
+      { name: 'batch filter', path: `/projects/${projectId}/tasks?batch=batch-2026-10&batch_match=exact` },
+    ];
+    for (const view of views) await http.get(view.path);
 
     // 1. end to end through the running server
     say('uploading through the server');
@@ -147,10 +154,6 @@ async function main() {
     if (pgStats) await printTopStatements(db);
 
     // 2. the list over the new tasks, at once: no settling time for autovacuum
-    const views = [
-      { name: 'default view', path: `/projects/${projectId}/tasks` },
-      { name: 'batch filter', path: `/projects/${projectId}/tasks?batch=batch-2026-10&batch_match=exact` },
-    ];
     const listMs = new Map<string, number[]>(views.map((v) => [v.name, []]));
     for (let i = 0; i < LIST_ROUNDS; i++) {
       for (const view of views) {
