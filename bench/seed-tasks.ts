@@ -150,6 +150,7 @@ export async function seedTasks(databaseUrl: string, options: SeedOptions): Prom
     await insertTasks(client, seed, log);
     log(`inserted in ${((Date.now() - started) / 1000).toFixed(1)} s; vacuum analyze`);
     await client.query('vacuum (analyze) tasks');
+    await client.query('vacuum (analyze) task_names');
     await client.query('vacuum (analyze) assignments');
     await client.query('analyze users, stages, projects, project_members');
   } finally {
@@ -189,11 +190,12 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
 
   await client.query('begin');
   await client.query(`set local maintenance_work_mem = '512MB'`);
-  // secondary indexes are rebuilt once at the end instead of maintained row by row
-  const { rows: indexes } = await client.query<{ name: string; def: string }>(
-    `select i.relname as name, pg_get_indexdef(x.indexrelid) as def
+  // secondary indexes (of tasks, and the trigram index of their names) are rebuilt once at the end
+  // instead of maintained row by row
+  const { rows: indexes } = await client.query<{ name: string; def: string; comment: string | null }>(
+    `select i.relname as name, pg_get_indexdef(x.indexrelid) as def, obj_description(x.indexrelid, 'pg_class') as comment
      from pg_index x join pg_class i on i.oid = x.indexrelid
-     where x.indrelid = 'tasks'::regclass and not x.indisprimary and not x.indisunique`,
+     where x.indrelid in ('tasks'::regclass, 'task_names'::regclass) and not x.indisprimary and not x.indisunique`,
   );
   for (const ix of indexes) await client.query(`drop index ${quoteIdent(ix.name)}`);
 
@@ -261,7 +263,11 @@ async function insertTasks(client: pg.Client, seed: SeededProject, log: (msg: st
   lap('open assignments mirrored on tasks');
   // runs the deferred foreign-key checks of assignment_id now: CREATE INDEX refuses pending ones
   await client.query('set constraints all immediate');
-  for (const ix of indexes) await client.query(ix.def);
+  for (const ix of indexes) {
+    await client.query(ix.def);
+    // each index says which query it serves (see the initial migration)
+    if (ix.comment) await client.query(`comment on index ${quoteIdent(ix.name)} is ${pg.escapeLiteral(ix.comment)}`);
+  }
   lap(`${indexes.length} indexes rebuilt`);
   await client.query('commit');
 }

@@ -198,12 +198,7 @@ async function seedTasks(client: pg.Client, ids: SeedIds) {
      from tasks t where t.project_id = $1 and ${num} % 5 < 2`,
     [ids.projectId],
   );
-  await client.query(
-    `insert into task_events (task_id, project_id, actor_id, kind, after, created_at)
-     select t.id, t.project_id, null, 'created', jsonb_build_object('stage', 'Label', 'priority', t.priority), t.created_at
-     from tasks t where t.project_id = $1`,
-    [ids.projectId],
-  );
+  // no `created` events: a task's history derives its creation from the task row
   await client.query(
     `insert into task_events (task_id, project_id, actor_id, kind, before, after, created_at)
      select a.task_id, $1, a.user_id, 'finalized', jsonb_build_object('stage', 'Label'),

@@ -316,17 +316,16 @@ describe('task view (read-only)', () => {
         JSON.stringify({ pedestrian: true, hazards: [] }),
       ],
     );
+    // no stored `created` event: the history derives the task's creation from its row
     await t.sql(
       `insert into task_events (task_id, project_id, actor_id, kind, before, after, note, created_at) values
-         ($1, $2, null, 'created', null, $3, null, '2026-09-01T08:00:00Z'),
-         ($1, $2, $4, 'finalized', $5, $6, null, '2026-09-02T10:30:00Z'),
-         ($1, $2, $7, 'priority_changed', $8, $9, 'urgent client request', '2026-09-03T11:00:00Z')`,
+         ($1, $2, $3, 'finalized', $4, $5, null, '2026-09-02T10:30:00Z'),
+         ($1, $2, $6, 'priority_changed', $7, $8, 'urgent client request', '2026-09-03T11:00:00Z')`,
       [
         id,
         projectId,
-        JSON.stringify({ stage: 'Label', priority: 0 }),
         member.id,
-        JSON.stringify({ stage: 'Label' }),
+        JSON.stringify({ stage: 'Label', priority: 0 }),
         JSON.stringify({ stage: 'Review_1' }),
         manager.id,
         JSON.stringify({ priority: 0 }),
@@ -392,7 +391,7 @@ describe('task view (read-only)', () => {
     expect([...kinds].sort((a, b) => a - b)).toEqual(kinds);
     expect(history).toMatch(/>N\/A<\/td>\s*<td class="nowrap">Created</);
     expect(history).toContain('priority: 0</span> → priority: -3');
-    expect(history).toContain('stage: Label, priority: 0');
+    expect(history).toContain('stage: Label, priority: 0</span> → stage: Review_1');
     expect(history).toContain('urgent client request');
     expect(history).toContain('3 events');
   });
@@ -409,7 +408,41 @@ describe('task view (read-only)', () => {
     expect((history.match(/>Touched</g) ?? []).length).toBe(200);
     expect(history).toContain('n: 205');
     expect(history).not.toMatch(/n: 5(?!\d)/);
-    expect(history).toContain('205 events');
-    expect(history).toContain('5 older events are not shown');
+    // 205 stored events and the task's creation
+    expect(history).toContain('206 events');
+    expect(history).toContain('6 older events are not shown');
+    expect(history).not.toContain('>Created<');
+  });
+
+  it("starts an uploaded task's history with its creation: creator, upload file and time, without a stored event", async () => {
+    const [upload] = await t.sql<{ id: string }>(
+      `insert into uploads (project_id, file_name, status, created_by_id) values ($1, 'scenes <week 47>.csv', 'completed', $2) returning id`,
+      [projectId, admin.id],
+    );
+    const id = await insertTask({ name: 'uploaded task', extra: { upload_id: upload.id, created_by_id: admin.id, created_at: '2026-08-30T07:15:00Z' } });
+    await t.sql(
+      `insert into task_events (task_id, project_id, actor_id, kind, before, after, created_at) values ($1, $2, $3, 'priority_changed', $4, $5, '2026-08-31T09:00:00Z')`,
+      [id, projectId, manager.id, JSON.stringify({ priority: 0 }), JSON.stringify({ priority: 4 })],
+    );
+    const history = section((await adminClient.get(page(id))).text, 'history');
+    // oldest last: the priority change, then the creation (escaped file name)
+    expect(history.indexOf('>Priority changed<')).toBeGreaterThan(0);
+    expect(history.indexOf('>Priority changed<')).toBeLessThan(history.indexOf('>Created<'));
+    expect(history).toMatch(/>Ada Admin<\/td>\s*<td class="nowrap">Created</);
+    expect(history).toContain('Created by Ada Admin from upload scenes &lt;week 47&gt;.csv');
+    expect(history).toContain('datetime="2026-08-30T07:15:00.000Z"');
+    expect(history).toContain('2 events');
+    expect(await t.sql(`select count(*)::int as n from task_events where task_id = $1 and kind = 'created'`, [id])).toEqual([{ n: 0 }]);
+  });
+
+  it('shows a stored created event of older data once, without a second, derived one', async () => {
+    const id = await insertTask({ name: 'legacy task', extra: { created_by_id: admin.id } });
+    await t.sql(`insert into task_events (task_id, project_id, actor_id, kind, after) values ($1, $2, $3, 'created', $4)`, [
+      id, projectId, admin.id, JSON.stringify({ uploadId: 1 }),
+    ]);
+    const history = section((await adminClient.get(page(id))).text, 'history');
+    expect((history.match(/>Created</g) ?? []).length).toBe(1);
+    expect(history).toContain('uploadId: 1');
+    expect(history).toContain('1 event');
   });
 });

@@ -81,9 +81,15 @@ describe('CSV upload', () => {
     const answers = await t.sql<Record<string, any>>('select * from answer_sets where task_id = any($1::bigint[])', [tasks.map((x) => x.id)]);
     expect(answers).toHaveLength(1);
     expect(answers[0]).toMatchObject({ task_id: a1.id, kind: 'default', answers: { label: 'cat', confidence: 0.9 }, user_id: null });
-    const events = await t.sql<Record<string, any>>(`select * from task_events where task_id = any($1::bigint[]) and kind = 'created'`, [tasks.map((x) => x.id)]);
-    expect(events).toHaveLength(4);
-    expect(events[0]).toMatchObject({ actor_id: String(admin.id), after: { uploadId: upload.id } });
+    // each task's creation is in its history without an event row per task: the task row names
+    // its creator and upload, and the task page shows "Created by … from upload …"
+    const events = await t.sql<Record<string, any>>(`select * from task_events where task_id = any($1::bigint[])`, [tasks.map((x) => x.id)]);
+    expect(events).toHaveLength(0);
+    for (const x of tasks) expect(x).toMatchObject({ created_by_id: String(admin.id), upload_id: String(upload.id) });
+    const adminClient = await loggedIn(t, 'admin@example.org');
+    const taskPage = await adminClient.get(`/projects/${projectId}/tasks/${a1.id}`);
+    expect(taskPage.status).toBe(200);
+    expect(taskPage.text).toContain('Created by Ada Admin from upload tasks.csv');
     expect(await uploadErrors(t, token, projectId, upload.id)).toEqual([]);
   });
 });

@@ -9,10 +9,11 @@ export const TaskEvent = defineEntity({
   tableName: 'task_events',
   properties: {
     id: p.bigint('number').primary().autoincrement(),
-    task: () => p.manyToOne(Task).deleteRule('cascade'),
-    project: () => p.manyToOne(Project).deleteRule('cascade'),
+    // no declared foreign keys (one event per task of a bulk action): see README, "Data integrity"
+    task: () => p.manyToOne(Task).createForeignKeyConstraint(false),
+    project: () => p.manyToOne(Project).createForeignKeyConstraint(false),
     /** Empty for system actions. */
-    actor: () => p.manyToOne(User).nullable().deleteRule('set null'),
+    actor: () => p.manyToOne(User).nullable().createForeignKeyConstraint(false),
     kind: p.text(),
     before: p.json<Record<string, unknown>>().nullable(),
     after: p.json<Record<string, unknown>>().nullable(),

@@ -21,6 +21,8 @@ export interface TaskGroupRow {
   expiring: number;
   /** oldest last activity among the group's pool tasks */
   oldestPool: Date | null;
+  /** the pool task with that last activity */
+  oldestPoolTaskId: number | null;
 }
 
 export interface PersonFiguresRow {
@@ -81,26 +83,20 @@ export class StatsRepository {
       select t.stage_id, t.state, t.assignment_status, t.held, t.assignee_id, coalesce(t.delivery_status = 'failed', false) as failed,
              count(*)::int as n,
              count(*) filter (where t.lease_expires_at >= now() and t.lease_expires_at < now() + interval '1 hour')::int as expiring,
-             min(t.last_activity_at) filter (where not t.held and t.assignee_id is null) as oldest_pool
+             min(t.last_activity_at) filter (where not t.held and t.assignee_id is null) as oldest_pool,
+             -- that task itself, from the same pass: the least (activity as epoch seconds, id) pair
+             -- (last_activity_at has no index: every write sets it, so indexing it would make no
+             -- update HOT; float8 seconds keep it to ~0.5 µs, ties go to the lower id)
+             (min(array[extract(epoch from t.last_activity_at)::float8, t.id::float8])
+                filter (where not t.held and t.assignee_id is null))[2]::bigint as oldest_pool_task
       from tasks t
       where t.project_id = ${projectId}::bigint and t.archive_id is null ${byUser(userId, sql.ref('t.assignee_id'))}
       group by 1, 2, 3, 4, 5, 6`.execute(this.db);
     return rows.map((r) => ({
       stageId: num(r.stage_id), state: String(r.state), status: (r.assignment_status as string | null) ?? null, held: Boolean(r.held),
       assigneeId: numOrNull(r.assignee_id), failed: Boolean(r.failed), n: num(r.n), expiring: num(r.expiring), oldestPool: dateOrNull(r.oldest_pool),
+      oldestPoolTaskId: numOrNull(r.oldest_pool_task),
     }));
-  }
-
-  /** The pool task of a stage whose last activity is `at` (the one that waits longest), through `tasks_activity`. */
-  async poolTaskAt(projectId: number, stageId: number, at: Date): Promise<number | null> {
-    const { rows } = await sql<{ id: string }>`
-      select t.id from tasks t
-      where t.project_id = ${projectId}::bigint and t.archive_id is null
-        -- a Date holds milliseconds, the column microseconds
-        and t.last_activity_at >= ${at}::timestamptz and t.last_activity_at < ${at}::timestamptz + interval '1 millisecond'
-        and t.stage_id = ${stageId}::bigint and not t.held and t.assignee_id is null
-      order by t.id limit 1`.execute(this.db);
-    return rows[0] ? num(rows[0].id) : null;
   }
 
   /** Finalized assignments per stage and UTC day since `since`. */

@@ -175,13 +175,16 @@ export class StatsService {
     const oldestInPool: HealthBody['oldestInPool'] = [];
     for (const s of stages.filter((st) => st.kind !== 'ground_truth')) {
       let oldest: Date | null = null;
+      let taskId: number | null = null;
       let pool = 0;
       for (const g of groups) {
         if (g.stageId !== s.id || g.held || g.assigneeId !== null) continue;
         pool += g.n;
-        if (g.oldestPool && (!oldest || g.oldestPool < oldest)) oldest = g.oldestPool;
+        if (g.oldestPool && (!oldest || g.oldestPool < oldest)) {
+          oldest = g.oldestPool;
+          taskId = g.oldestPoolTaskId;
+        }
       }
-      const taskId = oldest ? await this.repo.poolTaskAt(projectId, s.id, oldest) : null;
       oldestInPool.push({ stageId: s.id, stageName: s.name, pool, taskId, waitingSince: oldest?.toISOString() ?? null });
     }
     const running = await this.repo.running(projectId);

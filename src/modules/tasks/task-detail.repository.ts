@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { AnswerSet, type IAnswerSet } from '../answers/answer-set.entity.ts';
 import { Assignment, type IAssignment } from '../assignments/assignment.entity.ts';
 import { TaskEvent, type ITaskEvent } from '../events/task-event.entity.ts';
+import { Upload } from '../uploads/upload.entity.ts';
 import { Task, type ITask } from './task.entity.ts';
 
 /**
@@ -42,5 +43,16 @@ export class TaskDetailRepository {
 
   countEvents(taskId: number): Promise<number> {
     return this.em.count(TaskEvent, { task: taskId });
+  }
+
+  /** Whether the task's history holds a `created` event (tasks made before creation was derived from the task row). */
+  async hasCreatedEvent(taskId: number): Promise<boolean> {
+    return (await this.em.count(TaskEvent, { task: taskId, kind: 'created' })) > 0;
+  }
+
+  /** The file name of the upload that created a task (uploads are never deleted once they made tasks). */
+  async uploadFileName(uploadId: number): Promise<string | null> {
+    const upload = await this.em.findOne(Upload, { id: uploadId }, { fields: ['fileName'] });
+    return upload?.fileName ?? null;
   }
 }

@@ -274,7 +274,8 @@ export class TaskDetailService {
     const assignments = await this.repo.assignments(task.id);
     const answerSets = readableSets(access, user, await this.repo.answerSets(task.id));
     const events = await this.repo.latestEvents(task.id, HISTORY_LIMIT);
-    const eventTotal = events.length < HISTORY_LIMIT ? events.length : await this.repo.countEvents(task.id);
+    const stored = events.length < HISTORY_LIMIT ? events.length : await this.repo.countEvents(task.id);
+    const creation = await this.creationEvent(task, events, stored);
 
     const stageById = new Map(stages.map((s) => [s.id, s]));
     const position = (id: number | undefined) => (id === undefined ? -1 : (stageById.get(id)?.position ?? Number.MAX_SAFE_INTEGER));
@@ -315,18 +316,49 @@ export class TaskDetailService {
       assignmentGroups: [...groups.values()],
       assignmentCount: assignments.length,
       answerSets: answerSetViews,
-      events: events.map((e) => ({
-        id: e.id,
-        at: e.createdAt,
-        actor: e.actor?.name ?? 'N/A',
-        kind: e.kind,
-        before: compactPairs(e.before),
-        after: compactPairs(e.after),
-        note: e.note ?? null,
-      })),
-      eventTotal,
+      events: [
+        ...events.map((e) => ({
+          id: e.id,
+          at: e.createdAt,
+          actor: e.actor?.name ?? 'N/A',
+          kind: e.kind,
+          before: compactPairs(e.before),
+          after: compactPairs(e.after),
+          note: e.note ?? null,
+        })),
+        ...(creation.shown ? [creation.shown] : []),
+      ],
+      eventTotal: stored + creation.count,
     };
   }
+
+  /**
+   * The first entry of a task's history, "Created by <creator> from upload <file>", derived from the
+   * task row (its creator, upload and created_at) instead of one stored event per uploaded task.
+   * `count` is 1 unless the history already holds a stored `created` event (older data); the entry is
+   * `shown` when the whole history fits the page (it is the oldest entry, listed last).
+   */
+  private async creationEvent(task: ITask, events: { kind: string }[], stored: number): Promise<{ count: number; shown?: EventView }> {
+    const complete = stored === events.length;
+    if (complete ? events.some((e) => e.kind === 'created') : await this.repo.hasCreatedEvent(task.id)) return { count: 0 };
+    if (!complete) return { count: 1 };
+    return { count: 1, shown: creationEntry(task, task.upload ? await this.repo.uploadFileName(task.upload.id) : null) };
+  }
+}
+
+/** The synthesized creation entry of a task's history (see `creationEvent`). */
+export function creationEntry(task: ITask, uploadFileName: string | null): EventView {
+  const actor = task.createdBy?.name ?? 'N/A';
+  const by = task.createdBy ? `Created by ${actor}` : 'Created';
+  return {
+    id: 0,
+    at: task.createdAt,
+    actor,
+    kind: 'created',
+    before: null,
+    after: uploadFileName === null ? by : `${by} from upload ${uploadFileName}`,
+    note: null,
+  };
 }
 
 /**
