@@ -201,4 +201,29 @@ describe('Task API', () => {
       expect(doc.paths[path], path).toBeDefined();
     }
   });
+
+  it('gives a task\u2019s history, oldest first, the creation entry first, with a cursor; members only for tasks they hold', async () => {
+    const a = await idOf('t-040');
+    await api('post', `/projects/${projectId}/tasks/priority`).send([{ taskId: a, priority: 5 }]);
+    await api('post', `/projects/${projectId}/tasks/hold`).send({ taskIds: [a], held: true });
+    await api('post', `/projects/${projectId}/tasks/hold`).send({ taskIds: [a], held: false });
+    const all = await api('get', `/projects/${projectId}/tasks/${a}/events`);
+    expect(all.status).toBe(200);
+    expect(all.body.items.map((e: { kind: string }) => e.kind)).toEqual(['created', 'priority_changed', 'held', 'unheld']);
+    expect(all.body.items[1]).toMatchObject({ before: { priority: 0 }, after: { priority: 5 }, actor: { name: expect.any(String) } });
+    expect(all.body.nextCursor).toBeNull();
+    // two at a time: every event once, in order
+    const seen: string[] = [];
+    let cursor: string | null | undefined;
+    do {
+      const page = await api('get', `/projects/${projectId}/tasks/${a}/events?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((e: { kind: string }) => e.kind));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(['created', 'priority_changed', 'held', 'unheld']);
+    expect((await api('get', `/projects/${projectId}/tasks/${a}/events?cursor=nope`)).status).toBe(422);
+    expect((await api('get', `/projects/${projectId}/tasks/${a}/events`, memberToken)).status).toBe(404);
+    expect((await api('get', `/projects/${projectId}/tasks/999999999/events`)).status).toBe(404);
+  });
 });

@@ -46,6 +46,11 @@ export class TaskDetailRepository {
   }
 
   /** Whether the task's history holds a `created` event (tasks made before creation was derived from the task row). */
+  /** Events in the order they happened, after the event `afterId` (0 = from the start), with their actors. */
+  async eventsAfter(taskId: number, afterId: number, limit: number): Promise<ITaskEvent[]> {
+    return this.em.find(TaskEvent, { task: taskId, id: { $gt: afterId } }, { populate: ['actor'], orderBy: { id: 'asc' }, limit });
+  }
+
   async hasCreatedEvent(taskId: number): Promise<boolean> {
     return (await this.em.count(TaskEvent, { task: taskId, kind: 'created' })) > 0;
   }

@@ -87,6 +87,18 @@ export interface EventView {
   note: string | null;
 }
 
+/** One entry of a task's history in the API (`id` 0 is the creation, derived from the task row). */
+export interface HistoryEvent {
+  id: number;
+  at: Date;
+  /** null: the system (a job, the webhook) */
+  actor: { id: number; name: string } | null;
+  kind: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  note: string | null;
+}
+
 export interface TaskView {
   task: ITask;
   stage: StageInfo;
@@ -330,6 +342,28 @@ export class TaskDetailService {
       ],
       eventTotal: stored + creation.count,
     };
+  }
+
+  /**
+   * The task's history for the API, oldest first, `limit` events after the cursor: the same events
+   * the task view shows (its derived creation entry first, as event 0), with their raw before/after.
+   */
+  async history(access: ProjectAccess, user: IUser, taskId: number, { afterId = -1, limit = 100 } = {}): Promise<{ items: HistoryEvent[]; nextAfterId: number | null }> {
+    const task = await this.visibleTask(access, user, taskId);
+    const items: HistoryEvent[] = [];
+    // afterId -1: from the start, the creation entry included; 0: after it
+    if (afterId < 0 && !(await this.repo.hasCreatedEvent(task.id))) {
+      const entry = creationEntry(task, task.upload ? await this.repo.uploadFileName(task.upload.id) : null);
+      items.push({ id: 0, at: entry.at, actor: task.createdBy ? { id: task.createdBy.id, name: task.createdBy.name } : null, kind: 'created',
+        before: null, after: task.upload ? { upload: task.upload.id } : null, note: entry.after });
+    }
+    const stored = await this.repo.eventsAfter(task.id, Math.max(afterId, 0), limit - items.length + 1);
+    const more = items.length + stored.length > limit;
+    for (const e of stored.slice(0, limit - items.length)) {
+      items.push({ id: e.id, at: e.createdAt, actor: e.actor ? { id: e.actor.id, name: e.actor.name } : null, kind: e.kind,
+        before: (e.before as Record<string, unknown> | null) ?? null, after: (e.after as Record<string, unknown> | null) ?? null, note: e.note ?? null });
+    }
+    return { items, nextAfterId: more ? items[items.length - 1].id : null };
   }
 
   /**

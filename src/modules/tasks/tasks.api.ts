@@ -116,6 +116,35 @@ export default async function tasksApi(fastify: FastifyInstance) {
     return task;
   });
 
+  fastify.get('/projects/:projectId/tasks/:taskId/events', {
+    schema: {
+      tags: ['tasks'], summary: 'The task\u2019s history, oldest first, with a cursor',
+      description: 'The events the task view shows: every change with its actor (null for the system), before and after. The first entry (id 0) is the task\u2019s creation.',
+      params: TaskParams,
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String({ maxLength: 100 })) }),
+      response: {
+        200: Type.Object({
+          items: Type.Array(Type.Object({
+            id: Type.Integer(), at: Type.String({ format: 'date-time' }), actor: Type.Union([Type.Object({ id: Type.Integer(), name: Type.String() }), Type.Null()]),
+            kind: Type.String(), before: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+            after: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]), note: Type.Union([Type.String(), Type.Null()]),
+          })),
+          nextCursor: Type.Union([Type.String(), Type.Null()]),
+        }),
+        ...errors,
+      },
+    },
+  }, async (request) => {
+    const { user, access } = await managed(request);
+    const { taskId } = request.params as { taskId: number };
+    const query = request.query as { limit: number; cursor?: string };
+    const page = await request.services.taskDetail.history(access, user, taskId, { afterId: query.cursor === undefined ? -1 : decodeCursor(query.cursor), limit: query.limit });
+    return {
+      items: page.items.map((e) => ({ ...e, at: e.at.toISOString() })),
+      nextCursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
+    };
+  });
+
   fastify.post('/projects/:projectId/tasks/assign', {
     schema: {
       tags: ['tasks'], summary: 'Assign tasks to a member by email, or unassign them (no email)',
