@@ -41,8 +41,9 @@ it('a manager exports a filtered view, archives two tasks and restores them', as
   // filter the list, then export exactly that view
   const listUrl = `${server.url}/projects/${projectId}/tasks`;
   await page.goto(listUrl);
+  await page.locator('#f-more > summary').click();
   await page.locator('#f-batch').fill('night');
-  await page.locator('#f-batch').dispatchEvent('change');
+  await page.locator('#f-batch').press('Tab');
   await page.waitForURL(`${listUrl}?batch=night`);
   await expect.poll(() => page.locator('#task-total-count').innerText()).toBe('8');
   await page.getByRole('button', { name: 'Export this view' }).click();

@@ -40,13 +40,14 @@ it('a new admin sets up Tasklane, signs in and creates a project with a review s
   await page.getByLabel('Review stages').fill('1');
   await page.getByRole('button', { name: 'Create project' }).click();
   await page.waitForURL(/\/projects\/\d+$/);
-  await expect.poll(() => page.locator('.workflow-stage').allInnerTexts()).toEqual([
+  // the Overview lists the workflow's stages, Label → Review_1 → Ground Truth (under its workflow details)
+  await expect.poll(() => page.locator('.workflow-stage').allTextContents()).toEqual([
     expect.stringContaining('Label'),
     expect.stringContaining('Review_1'),
     expect.stringContaining('Ground Truth'),
   ]);
 
-  await page.getByRole('link', { name: 'Projects', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects', exact: true }).click();
   await page.waitForURL(/\/projects$/);
   const row = page.locator('#projects tbody tr', { hasText: 'Chest X-rays' });
   await expect.poll(() => row.count()).toBe(1);
