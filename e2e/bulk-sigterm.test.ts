@@ -2,7 +2,7 @@ import { afterAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { RUN_BULK_OPERATION } from '../src/modules/bulk/bulk.service.ts';
 import { CHUNK_SIZE } from '../src/modules/workflow/selection-writer.ts';
-import { arrangeProject, lastStartedAt, sendJob } from './crash-helpers.ts';
+import { lastStartedAt, startBulkPriority } from './crash-helpers.ts';
 import { startServer, type RunningServer } from './helpers.ts';
 
 const TASKS = 4 * CHUNK_SIZE;
@@ -19,18 +19,10 @@ it('a server stopped with SIGTERM during a large bulk action stops at a chunk bo
   servers.push(first);
   db = new pg.Client({ connectionString: first.databaseUrl });
   await db.connect();
-  const { projectId, adminId } = await arrangeProject(first.databaseUrl, db, TASKS);
-  const [{ id: operationId }] = (await db.query(
-    `insert into bulk_operations (project_id, action, params, selection, created_by_id) values ($1, 'priority', '{"priority": 7}', '{"filter": ""}', $2) returning id::int as id`,
-    [projectId, adminId],
-  )).rows;
   const t0 = Date.now();
   const log = (what: string) => console.log(`[bulk-sigterm +${((Date.now() - t0) / 1000).toFixed(1)}s] ${what}`);
-  await sendJob(first.databaseUrl, RUN_BULK_OPERATION, { operationId });
-
-  const operation = async () => (await db!.query('select status, total, processed, changed, skipped, last_task_id::int as "lastTaskId" from bulk_operations where id = $1', [operationId])).rows[0];
   // kill it mid-way: after the first chunk committed, before the last
-  await expect.poll(async () => (await operation()).processed, { timeout: 120_000, interval: 50 }).toBeGreaterThanOrEqual(CHUNK_SIZE);
+  const { projectId, operation } = await startBulkPriority(first.databaseUrl, db, TASKS, CHUNK_SIZE, RUN_BULK_OPERATION);
   const startedBefore = await lastStartedAt(db, RUN_BULK_OPERATION);
   await first.kill('SIGTERM');
   const killedAt = Date.now();

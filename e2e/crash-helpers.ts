@@ -35,3 +35,23 @@ export async function lastStartedAt(db: pg.Client, name: string): Promise<number
   const { rows } = await db.query(`select max(started_on) as at from pgboss.job where name = $1`, [name]);
   return rows[0].at ? new Date(rows[0].at).getTime() : 0;
 }
+
+/**
+ * A bulk "set priority 7" over every task of a fresh project of `tasks` tasks, sent as a job the way
+ * the app sends it; resolves once its first chunk has committed (a kill now lands mid-way).
+ */
+export async function startBulkPriority(databaseUrl: string, db: pg.Client, tasks: number, chunkSize: number, jobName: string) {
+  const { projectId, adminId } = await arrangeProject(databaseUrl, db, tasks);
+  const [{ id: operationId }] = (await db.query(
+    `insert into bulk_operations (project_id, action, params, selection, created_by_id) values ($1, 'priority', '{"priority": 7}', '{"filter": ""}', $2) returning id::int as id`,
+    [projectId, adminId],
+  )).rows;
+  await sendJob(databaseUrl, jobName, { operationId });
+  const operation = async () => (await db.query('select status, total, processed, changed, skipped, last_task_id::int as "lastTaskId" from bulk_operations where id = $1', [operationId])).rows[0];
+  for (const deadline = Date.now() + 120_000; (await operation()).processed < chunkSize;) {
+    if (Date.now() > deadline) throw new Error('the bulk job did not commit its first chunk in 2 minutes');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { projectId, operationId, operation };
+}
+

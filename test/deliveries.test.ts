@@ -64,20 +64,29 @@ describe('Delivery', () => {
     await t.close();
   });
 
-  it('the feed hands out completed tasks once, with answers and a cursor; the client acknowledges or rejects', async () => {
+  it('the feed hands out completed tasks at least once, with answers and a cursor; the client acknowledges or rejects', async () => {
     const projectId = await project('Feed');
     const ids = await complete(projectId, 3);
+    const feed = (body: object) => api('post', `/projects/${projectId}/deliveries`).send(body);
     expect((await api('post', `/projects/${projectId}/deliveries`, lenaToken).send({})).status).toBe(403);
-    const first = await api('post', `/projects/${projectId}/deliveries`).send({ limit: 2 });
+    const first = await feed({ limit: 2 });
     expect(first.status).toBe(200);
     expect(first.body.items.map((x: { id: number }) => x.id)).toEqual(ids.slice(0, 2));
-    expect(first.body.items[0]).toMatchObject({ state: 'delivered', answers: {} });
+    expect(first.body.items[0]).toMatchObject({ state: 'completed', answers: {} });
     expect(first.body.nextCursor).toEqual(expect.any(String));
-    const second = await api('post', `/projects/${projectId}/deliveries`).send({ limit: 2, cursor: first.body.nextCursor });
+    // a later cursor confirms what came before it
+    const second = await feed({ limit: 2, cursor: first.body.nextCursor });
     expect(second.body.items.map((x: { id: number }) => x.id)).toEqual([ids[2]]);
-    expect(second.body.nextCursor).toBeNull();
-    expect((await api('post', `/projects/${projectId}/deliveries`).send({})).body.items).toEqual([]);
-    expect((await t.sql(`select distinct state, delivery_status from tasks where project_id = $1`, [projectId]))).toEqual([{ state: 'delivered', delivery_status: 'delivered' }]);
+    const states = async () => (await t.sql<{ id: string; state: string; delivery_status: string }>(`select id, state, delivery_status from tasks where project_id = $1 order by id`, [projectId]))
+      .map((r) => [Number(r.id), r.state, r.delivery_status]);
+    expect(await states()).toEqual([[ids[0], 'delivered', 'delivered'], [ids[1], 'delivered', 'delivered'], [ids[2], 'completed', 'sent']]);
+    // the last page is confirmed by one more call (empty) or by the receipt call
+    const third = await feed({ limit: 2, cursor: second.body.nextCursor });
+    expect(third.body.items).toEqual([]);
+    expect(third.body.nextCursor).toBe(second.body.nextCursor);
+    expect(await states()).toEqual([[ids[0], 'delivered', 'delivered'], [ids[1], 'delivered', 'delivered'], [ids[2], 'delivered', 'delivered']]);
+    expect((await feed({})).body.items).toEqual([]);
+    expect(await t.sql(`select count(*)::int as n from task_events where project_id = $1 and kind = 'delivered'`, [projectId])).toEqual([{ n: 3 }]);
 
     const ack = await api('post', `/projects/${projectId}/deliveries/acknowledgement`).send({ taskIds: [ids[0]] });
     expect(ack.body).toEqual({ changed: 1, skipped: {} });
@@ -88,6 +97,28 @@ describe('Delivery', () => {
       { id: String(ids[0]), state: 'acknowledged', stage: 'Ground Truth', assignee_id: null, assignment_kind: null },
       { id: String(ids[1]), state: 'rejected', stage: 'Label', assignee_id: String(lenaId), assignment_kind: 'returned' },
     ]);
+  });
+
+  it('a page whose answer is lost comes again: no completed task is lost from the feed', async () => {
+    const projectId = await project('Lost');
+    const ids = await complete(projectId, 3);
+    const feed = (body: object) => api('post', `/projects/${projectId}/deliveries`).send(body);
+    // the client asks, the answer never reaches it
+    const lost = await feed({ limit: 2 });
+    expect(lost.body.items.map((x: { id: number }) => x.id)).toEqual(ids.slice(0, 2));
+    // it asks again from where it was (the start): the same tasks
+    const again = await feed({ limit: 2 });
+    expect(again.body.items.map((x: { id: number }) => x.id)).toEqual(ids.slice(0, 2));
+    // the same with a cursor: a lost second page is fetched again with the first page's cursor
+    const page2 = await feed({ limit: 2, cursor: again.body.nextCursor });
+    expect(page2.body.items.map((x: { id: number }) => x.id)).toEqual([ids[2]]);
+    const page2again = await feed({ limit: 2, cursor: again.body.nextCursor });
+    expect(page2again.body.items.map((x: { id: number }) => x.id)).toEqual([ids[2]]);
+    // an explicit receipt confirms the rest
+    expect((await api('post', `/projects/${projectId}/deliveries/receipt`).send({ taskIds: [ids[2], 999999] })).body).toEqual({ confirmed: 1 });
+    expect((await t.sql<{ state: string }>(`select distinct state from tasks where project_id = $1`, [projectId])).map((r) => r.state)).toEqual(['delivered']);
+    expect((await feed({})).body.items).toEqual([]);
+    expect((await api('post', `/projects/${projectId}/deliveries/receipt`, lenaToken).send({ taskIds: [ids[0]] })).status).toBe(403);
   });
 
   it('the webhook job POSTs a verifiable HMAC-SHA256 signature, records the attempt and marks the task delivered', async () => {

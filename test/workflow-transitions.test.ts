@@ -306,9 +306,15 @@ describe('Workflow transitions', () => {
       events: ['reset'],
     },
     {
-      transition: 'deliver through the feed',
+      transition: 'deliver through the feed (sent, then confirmed by the next cursor)',
       before: { project: 'direct', stage: 'Ground Truth', state: 'completed' },
-      act: async (task, c) => expect((await t.services().deliveries.feed(await c.access('direct'), c.user('admin'), task - 1, 1)).map((d) => d.id)).toEqual([task]),
+      act: async (task, c) => {
+        const access = await c.access('direct');
+        const feed = (cursor: number) => t.services().deliveries.feed(access, c.user('admin'), cursor, 1);
+        expect((await feed(task - 1)).map((d) => d.id)).toEqual([task]);
+        expect((await t.sql('select state, delivery_status from tasks where id = $1', [task]))[0]).toEqual({ state: 'completed', delivery_status: 'sent' });
+        await feed(task);
+      },
       after: { state: 'delivered', delivery: 'delivered' },
       events: ['delivered'],
     },

@@ -2,6 +2,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { PreparingClient } from './prepared-statements.ts';
 import { Migration20261203000000_initial } from '../../migrations/Migration20261203000000_initial.ts';
+import { Migration20261203120000_feed_receipts } from '../../migrations/Migration20261203120000_feed_receipts.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -26,6 +27,7 @@ export const entities = [
 /** Listed explicitly so tsx, vitest and production all run the same migrations. */
 const migrationsList = [
   { name: 'Migration20261203000000_initial', class: Migration20261203000000_initial },
+  { name: 'Migration20261203120000_feed_receipts', class: Migration20261203120000_feed_receipts },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

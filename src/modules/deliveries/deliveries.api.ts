@@ -15,8 +15,7 @@ const Delivered = Type.Object({
 const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()) });
 
 const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
-function decodeCursor(cursor: string | undefined): number {
-  if (!cursor) return 0;
+function decodeCursor(cursor: string): number {
   const match = /^after:(\d{1,18})$/.exec(Buffer.from(cursor, 'base64url').toString());
   if (!match) throw unprocessable('Invalid cursor', { cursor: 'Use the nextCursor of a previous call' });
   return Number(match[1]);
@@ -32,19 +31,29 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/deliveries', {
     schema: {
-      tags: ['delivery'], summary: 'Fetch completed tasks (marks them delivered)',
-      description: 'Returns the next completed tasks in id order with their final answers and marks them `delivered`. Pass `nextCursor` back as `cursor` to continue after the last one; tasks being delivered by the webhook are left out (a failed webhook delivery shows up here).',
+      tags: ['delivery'], summary: 'Fetch completed tasks, at least once',
+      description: 'Returns the next completed tasks in id order with their final answers, as `sent`. Pass `nextCursor` back as `cursor` to continue: that confirms the receipt of everything sent up to it (those tasks become `delivered`). A page whose answer was lost is simply fetched again: call with the same cursor, or without one to start over (tasks not yet confirmed come again). Confirm the last page with one more call (it may be empty) or with `POST …/deliveries/receipt`. Tasks being delivered by the webhook are left out (a failed webhook delivery shows up here). Use one consumer per project.',
       params: ProjectParams,
       body: Type.Optional(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String()) }, { additionalProperties: false })),
-      response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Nullable(Type.String()) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Type.String({ description: 'After the last task returned (or the cursor given, when none was)' }) }), ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
     const body = (request.body ?? {}) as { limit?: number; cursor?: string };
-    const limit = body.limit ?? 100;
-    const items = await request.services.deliveries.feed(access, user, decodeCursor(body.cursor), limit);
-    const last = items.at(-1);
-    return { items, nextCursor: last && items.length === limit ? encodeCursor(last.id) : null };
+    const cursor = body.cursor === undefined ? null : decodeCursor(body.cursor);
+    const items = await request.services.deliveries.feed(access, user, cursor, body.limit ?? 100);
+    return { items, nextCursor: encodeCursor(items.at(-1)?.id ?? cursor ?? 0) };
+  });
+
+  fastify.post('/projects/:projectId/deliveries/receipt', {
+    schema: {
+      tags: ['delivery'], summary: 'Confirm receipt of tasks fetched from the feed (they become delivered)', params: ProjectParams,
+      body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }),
+      response: { 200: Type.Object({ confirmed: Type.Integer({ description: 'tasks that were sent and are now delivered' }) }), ...errors },
+    },
+  }, async (request) => {
+    const { user, access } = await ctx(request);
+    return { confirmed: await request.services.deliveries.confirmReceipt(access, user, (request.body as { taskIds: number[] }).taskIds) };
   });
 
   fastify.post('/projects/:projectId/deliveries/acknowledgement', {

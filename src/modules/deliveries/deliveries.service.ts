@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome, BulkService } from '../bulk/bulk.service.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
@@ -27,10 +28,21 @@ export class DeliveriesService {
     this.workflow = new Workflow(em);
   }
 
-  /** The next completed tasks after the cursor; fetching marks them delivered. Admins and managers (the client's token). */
-  async feed(access: ProjectAccess, user: IUser, afterId: number, limit: number): Promise<DeliveredTask[]> {
+  /**
+   * The delivery feed, at least once (admins and managers: the client's token): the next completed
+   * tasks after `cursor`, each `sent` until its receipt is confirmed. Coming back with a cursor
+   * confirms every task sent up to it; without one the feed starts over, unconfirmed tasks included.
+   */
+  async feed(access: ProjectAccess, user: IUser, cursor: number | null, limit: number): Promise<DeliveredTask[]> {
     access.require('manager');
-    return this.em.transactional(async (em) => new DeliveriesRepository(em).delivered(await new Workflow(em).deliverFeed(access.project.id, user.id, afterId, limit)));
+    return this.em.transactional(async (em) => new DeliveriesRepository(em).delivered(
+      await new Workflow(em).deliverFeed(access.project.id, user.id, { afterId: cursor ?? 0, limit, confirmUpTo: cursor })));
+  }
+
+  /** The client confirms it received these tasks from the feed: they become delivered. Returns how many did. */
+  async confirmReceipt(access: ProjectAccess, user: IUser, taskIds: number[]): Promise<number> {
+    access.require('manager');
+    return this.em.transactional((em) => new Workflow(em).confirmReceipt(access.project.id, user.id, sql`t.id = any(${taskIds}::bigint[])`));
   }
 
   /** The client acknowledges (end state) or rejects (with a reason: back to Label) delivered tasks. */

@@ -195,30 +195,40 @@ export class Workflow {
   }
 
   /**
-   * Deliver through the feed: the next completed tasks (id order, after the cursor) not being
-   * delivered by the webhook become `delivered` in one statement; concurrent feeds skip each
-   * other's rows. Returns the delivered tasks' ids.
+   * Deliver through the feed, at least once: the next completed tasks after `afterId` (id order)
+   * that do not wait for the webhook are handed out as `sent` (again, when an earlier page was
+   * never confirmed). `confirmUpTo` (the cursor the client came back with) first confirms the
+   * receipt of every sent task up to it. Returns the handed-out tasks' ids.
    */
-  async deliverFeed(projectId: number, actorId: number, afterId: number, limit: number): Promise<number[]> {
+  async deliverFeed(projectId: number, actorId: number, { afterId, limit, confirmUpTo }: { afterId: number; limit: number; confirmUpTo: number | null }): Promise<number[]> {
+    if (confirmUpTo !== null) await this.confirmReceipt(projectId, actorId, sql`t.id <= ${confirmUpTo}::bigint`);
     const { rows } = await sql<{ id: string }>`
       with sel as (
         select t.id from tasks t
         where t.project_id = ${projectId}::bigint and t.state = 'completed' and t.archive_id is null and t.id > ${afterId}::bigint
-          and (t.delivery_status is null or t.delivery_status = 'failed')
+          and (t.delivery_status is null or t.delivery_status in ('failed', 'sent'))
         order by t.id limit ${limit}::int
-        for update of t skip locked
-      ),
-      upd as (
+        for update of t
+      )
+      update tasks t set delivery_status = 'sent' from sel where t.id = sel.id
+      returning t.id::text`.execute(this.db);
+    return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  /** The client confirms receipt of tasks the feed sent (`which`: a condition over `tasks t`): they become `delivered`. */
+  async confirmReceipt(projectId: number, actorId: number, which: RawBuilder<unknown>): Promise<number> {
+    const { rows } = await sql<{ n: number }>`
+      with upd as (
         update tasks t set state = 'delivered', delivery_status = 'delivered', last_activity_at = now()
-        from sel where t.id = sel.id
+        where t.project_id = ${projectId}::bigint and t.state = 'completed' and t.delivery_status = 'sent' and ${which}
         returning t.id
       ),
       ev as (
         insert into task_events (task_id, project_id, actor_id, kind, before, after)
         select upd.id, ${projectId}::bigint, ${actorId}::bigint, 'delivered', '{"state": "completed"}', '{"state": "delivered", "via": "feed"}' from upd
       )
-      select id::text from upd order by id`.execute(this.db);
-    return rows.map((r) => Number(r.id));
+      select count(*)::int as n from upd`.execute(this.db);
+    return rows[0].n;
   }
 
   /** Deliver by webhook: the receiver answered 2xx. */
