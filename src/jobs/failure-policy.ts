@@ -29,7 +29,6 @@ const LONG_JOB_EXPIRE_SECONDS = 12 * 3600;
 
 /** The dead-letter queue of a job kind: jobs that used up their attempts land there for an admin. */
 export const deadLetterQueue = (jobName: string) => `${jobName}.dead`;
-export const isDeadLetterQueue = (queue: string) => queue.endsWith('.dead');
 /** how long a dead letter stays listed for admins after its worker marked the work failed */
 const DEAD_LETTER_KEEP_SECONDS = 30 * 24 * 3600;
 

@@ -188,12 +188,6 @@ export class QueueRepository {
     };
   }
 
-  /** Whether the user ever had an assignment on the task (members may view tasks they worked on). */
-  async hadAssignment(taskId: number, userId: number): Promise<boolean> {
-    const { rows } = await sql`select 1 from assignments where task_id = ${taskId}::bigint and user_id = ${userId}::bigint limit 1`.execute(this.db);
-    return rows.length > 0;
-  }
-
   /** The answer set of the task's open assignment, if any. */
   async openAnswerSet(taskId: number): Promise<AnswerSetRow | null> {
     return this.oneAnswerSet(sql`a.assignment_id = (select t.assignment_id from tasks t where t.id = ${taskId}::bigint)`);
