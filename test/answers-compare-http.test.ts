@@ -251,7 +251,7 @@ describe('compare answers: page and API', () => {
     expect(res.status).toBe(200);
     expect(res.body.items.map((s: { id: number }) => s.id)).toEqual([sets.model, sets.member, sets.manager]);
     expect(res.body.items[1]).toMatchObject({
-      kind: 'submission', stage: 'Label', user: { id: member.id, name: 'member' }, version: 1, submitted: true,
+      kind: 'submission', stage: { id: expect.any(Number), name: 'Label' }, user: { id: member.id, name: 'member' }, version: 1, submitted: true,
       answers: { vehicle: 'car', hazards: ['glare'] },
     });
     expect(res.body.items[0]).toMatchObject({ kind: 'default', stage: null, user: null });

@@ -88,7 +88,7 @@ describe('Queue workflow', () => {
     expect(noReason.status).toBe(422);
     const rejected = await api('post', `/projects/${p.id}/tasks/${id}/review`, tokens.rob).send({ decision: 'reject', reason: 'The tag is wrong' });
     expect(rejected.status).toBe(200);
-    expect(rejected.body).toEqual({ stage: 'Label', state: 'rejected' });
+    expect(rejected.body).toEqual({ stage: { id: p.stages.Label, name: 'Label' }, state: 'rejected' });
     task = await row(id);
     expect(task).toMatchObject({ stage_name: 'Label', state: 'rejected', assignee_id: String(ids.lena), assignment_kind: 'returned', assignment_status: 'assigned', priority: 7, score: '0.25', lease_expires_at: null });
     const [event] = await t.sql<Record<string, any>>(`select * from task_events where task_id = $1 and kind = 'review_rejected'`, [id]);
@@ -110,7 +110,7 @@ describe('Queue workflow', () => {
     expect((await api('post', `/projects/${p.id}/tasks/${id}/finalization`, tokens.lena).send({ answers: { label: 'dog' }, version: 0 })).status).toBe(200);
     await next(p.id, 'rob', 'Review_1');
     const corrected = await api('post', `/projects/${p.id}/tasks/${id}/review`, tokens.rob).send({ decision: 'correct', answers: { label: 'cat' }, version: 0 });
-    expect(corrected.body).toEqual({ stage: 'Ground Truth', state: 'completed' });
+    expect(corrected.body).toEqual({ stage: { id: expect.any(Number), name: 'Ground Truth' }, state: 'completed' });
     const sets = await t.sql<Record<string, any>>(`select kind, answers, submitted from answer_sets where task_id = $1 order by id`, [id]);
     expect(sets).toEqual([{ kind: 'submission', answers: { label: 'dog' }, submitted: true }, { kind: 'correction', answers: { label: 'cat' }, submitted: true }]);
     expect((await t.sql(`select outcome from assignments where task_id = $1 and outcome is not null`, [id]))).toEqual([{ outcome: 'corrected' }]);
@@ -119,7 +119,7 @@ describe('Queue workflow', () => {
     const id2 = await add(off.id, off.stages.Label, 'img-3');
     await next(off.id, 'lena');
     const done = await api('post', `/projects/${off.id}/tasks/${id2}/finalization`, tokens.lena).send({});
-    expect(done.body).toEqual({ stage: 'Ground Truth', state: 'completed' });
+    expect(done.body).toEqual({ stage: { id: expect.any(Number), name: 'Ground Truth' }, state: 'completed' });
     expect(await row(id2)).toMatchObject({ state: 'completed', assignee_id: null });
   });
 

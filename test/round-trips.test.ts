@@ -52,7 +52,7 @@ describe('Round trips of the work API', () => {
     const [item] = (await api('/stages/Label/next')).body.items;
     const { result, queries } = await during(() => api(`/tasks/${item.id}/finalization`).send({}));
     expect(result.status).toBe(200);
-    expect(result.body).toEqual({ stage: 'Review_1', state: 'in_progress' });
+    expect(result.body).toEqual({ stage: { id: expect.any(Number), name: 'Review_1' }, state: 'in_progress' });
     expect(queries.length, queries.join('\n---\n')).toBe(2);
   });
 });

@@ -83,7 +83,7 @@ describe('Task API', () => {
     expect(res.body).toEqual({ changed: 2, skipped: {} });
     const one = await api('get', `/projects/${projectId}/tasks/${a}`);
     expect(one.body.assignee).toMatchObject({ id: leeId, email: 'lee@example.org' });
-    expect(one.body.assignments).toMatchObject([{ status: 'assigned', kind: 'manual', stage: 'Label' }]);
+    expect(one.body.assignments).toMatchObject([{ status: 'assigned', kind: 'manual', stage: { id: expect.any(Number), name: 'Label' } }]);
 
     res = await api('post', `/projects/${projectId}/tasks/assign`).send({ taskIds: [a], email: 'nobody@example.org' });
     expect(res.status).toBe(422);
@@ -163,6 +163,15 @@ describe('Task API', () => {
     expect(res.body).toEqual({ changed: 1, skipped: {} });
     expect((await api('get', `/projects/${projectId}/tasks/${a}`)).body.stage.name).toBe('Review_1');
     expect((await api('post', `/projects/${projectId}/tasks/stage`).send({ taskIds: [a], stage: 'Nope' })).status).toBe(422);
+    // a stage by its id works the same, and the list filter takes either too
+    const label = (await api('get', `/projects/${projectId}/stages`)).body.items.find((x: { name: string }) => x.name === 'Label');
+    expect((await api('post', `/projects/${projectId}/tasks/stage`).send({ taskIds: [b], stage: label.id })).body).toEqual({ changed: 0, skipped: { 'already in that stage': 1 } });
+    const byName = await api('get', `/projects/${projectId}/tasks?stage=Review_1`);
+    const byId = await api('get', `/projects/${projectId}/tasks?stage=${(await api('get', `/projects/${projectId}/tasks/${a}`)).body.stage.id}`);
+    expect(byName.status).toBe(200);
+    expect(byName.body.items.map((x: { id: number }) => x.id)).toEqual(byId.body.items.map((x: { id: number }) => x.id));
+    expect(byName.body.items.map((x: { id: number }) => x.id)).toContain(a);
+    expect((await api('get', `/projects/${projectId}/tasks?stage=Nowhere`)).status).toBe(422);
 
     res = await api('post', `/projects/${projectId}/tasks/hold`).send({ taskIds: [a, b], held: true });
     expect(res.body).toEqual({ changed: 2, skipped: {} });

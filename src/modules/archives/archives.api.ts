@@ -53,7 +53,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   }, async (request, reply) => {
     const access = await managerAccess(request);
-    const started = await request.services.bulk.start(access, request.requireUser(), 'archive', { note: request.body.reason ?? '' }, selectionFromApi(request.body, { required: true }));
+    const started = await request.services.bulk.start(access, request.requireUser(), 'archive', { note: request.body.reason ?? '' }, selectionFromApi(request.body, { required: true, stages: access.stages }));
     if (started.kind === 'queued') return reply.code(202).send({ operationId: started.operation.id, status: started.operation.status });
     const { archiveId, changed, skipped } = started.outcome;
     const archive = archiveId ? toBody(access.project.id, await request.services.archives.get(access, archiveId)) : null;

@@ -50,7 +50,7 @@ export default async function exportsApi(fastify: FastifyInstance) {
   }, async (request, reply) => {
     const access = await managerAccess(request);
     const body = request.body as { format: string; filter?: string; taskIds?: number[] };
-    const selection = selectionFromApi(body);
+    const selection = selectionFromApi(body, { stages: access.stages });
     const started = await request.services.exports.start(access, request.requireUser(), body.format, selection);
     reply.code(202);
     return toBody(access.project.id, await request.services.exports.get(access, started.id));

@@ -17,22 +17,27 @@ const Answers = Type.Record(Type.String(), Type.Unknown(), { description: 'Answe
 const Version = Type.Integer({ minimum: 0, description: 'The version your answers start from (`version` of the work item; 0 before the first save). A stale version answers 409 with both versions.' });
 const AnswerBody = Type.Object({ answers: Type.Optional(Answers), version: Type.Optional(Version) }, { additionalProperties: false });
 
+/** Every response names a stage by id and name; every call that takes one takes either. */
+const Stage = Type.Object({ id: Type.Integer(), name: Type.String() });
 const HandedOut = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Type.String(), state: Type.String(), status: Type.String(), kind: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, state: Type.String(), status: Type.String(), kind: Type.String(),
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
   leaseExpiresAt: Nullable(Type.String({ format: 'date-time' })), version: Type.Integer(),
 });
 const QueueItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Type.String(), status: Type.String(), kind: Type.String(), state: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), state: Type.String(),
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), since: Type.String({ format: 'date-time' }),
 });
 const WorkItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(), stage: Type.String(), priority: Type.Integer(), priorityScore: Nullable(Type.String()),
+  id: Type.Integer(), name: Type.String(), state: Type.String(), stage: Stage, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
   data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
   assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) })),
   answers: Answers, version: Type.Integer(), prefilledFrom: Nullable(Type.String()), canAct: Type.Boolean(),
 });
-const Moved = Type.Object({ stage: Type.String({ description: 'The stage the task is in now' }), state: Type.String() });
+const Moved = Type.Object({ stage: Type.Object({ id: Type.Integer(), name: Type.String() }, { description: 'The stage the task is in now' }), state: Type.String() });
+/** A move as the service reports it (by stage name), with the stage as the API names it. */
+const moved = (stages: { id: number; name: string }[], m: { stage: string; state: string }) =>
+  ({ stage: { id: stages.find((s) => s.name === m.stage)?.id ?? 0, name: m.stage }, state: m.state });
 const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()), operationId: Type.Optional(Type.Integer()) });
 
 /** Queues, work actions, review, issues and reservations in the JSON API (SPEC §8). */
@@ -49,7 +54,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { user, access } = await ctx(request);
     const { rows } = await request.services.queue.myQueue(access, user);
-    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, status: r.status, kind: r.kind, state: r.state, priority: r.priority, priorityScore: r.priorityScore, since: r.since.toISOString() })) };
+    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, status: r.status, kind: r.kind, state: r.state, priority: r.priority, priorityScore: r.priorityScore, since: r.since.toISOString() })) };
   });
 
   // the hot path: the route reads the token with its project access itself (one round trip), see token-access.ts
@@ -73,7 +78,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     const { user, access } = await ctx(request);
     const v = await request.services.queue.view(access, user, taskId(request));
     return {
-      id: v.task.id, name: v.task.name, state: v.task.state, stage: v.stage.name, priority: v.task.priority, priorityScore: v.priorityScore,
+      id: v.task.id, name: v.task.name, state: v.task.state, stage: { id: v.stage.id, name: v.stage.name }, priority: v.task.priority, priorityScore: v.priorityScore,
       data: v.task.data, metadata: v.task.metadata,
       assignment: v.task.status ? { assignee: v.task.assigneeName, status: v.task.status, kind: v.task.kind ?? '', issueComment: v.task.issueComment, issueResponse: v.task.issueResponse } : null,
       answers: v.answers, version: v.version, prefilledFrom: v.prefilledFrom, canAct: v.canAct,
@@ -109,11 +114,12 @@ export default async function queueApi(fastify: FastifyInstance) {
     const { projectId } = request.params as { projectId: number };
     const input = (request.body ?? {}) as Static<typeof AnswerBody>;
     const fast = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
-    const moved = await request.services.queue.finalizeByToken(fast, taskId(request), input);
-    if (moved) return moved;
+    const done = await request.services.queue.finalizeByToken(fast, taskId(request), input);
+    if (done) return moved(fast.stages, done);
     // completing into a project with a webhook: the transactional path, which also queues the delivery
     const user = await request.services.users.get(fast.userId);
-    return request.services.queue.finalize(await request.services.projects.access(user, projectId), user, taskId(request), input);
+    const access = await request.services.projects.access(user, projectId);
+    return moved(access.stages, await request.services.queue.finalize(access, user, taskId(request), input));
   });
 
   fastify.post('/projects/:projectId/queue/finalization', {
@@ -158,12 +164,12 @@ export default async function queueApi(fastify: FastifyInstance) {
   fastify.get('/projects/:projectId/issues', {
     schema: {
       tags: ['queue'], summary: 'Open issues (admins, managers)', params: ProjectParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Type.String(), priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) })) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) })) }), ...errors },
     },
   }, async (request) => {
     const { access } = await ctx(request);
     const rows = await request.services.queue.issues(access);
-    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, priority: r.priority, assignee: r.assigneeName, comment: r.comment, raisedAt: r.raisedAt.toISOString() })) };
+    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, priority: r.priority, assignee: r.assigneeName, comment: r.comment, raisedAt: r.raisedAt.toISOString() })) };
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/review', {
@@ -180,7 +186,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { user, access } = await ctx(request);
     const body = request.body as { decision: 'accept' | 'reject' | 'correct'; reason?: string; answers?: Record<string, unknown>; version?: number };
-    return request.services.queue.review(access, user, taskId(request), body.decision, body);
+    return moved(access.stages, await request.services.queue.review(access, user, taskId(request), body.decision, body));
   });
 
   fastify.get('/projects/:projectId/reservations', {
@@ -204,13 +210,13 @@ export default async function queueApi(fastify: FastifyInstance) {
   fastify.get('/projects/:projectId/reservations/:userId', {
     schema: {
       tags: ['reservations'], summary: 'The open work one user holds (admins, managers)', params: UserParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Type.String(), status: Type.String(), kind: Type.String(), priority: Type.Integer(), since: Type.String({ format: 'date-time' }) })) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), priority: Type.Integer(), since: Type.String({ format: 'date-time' }) })) }), ...errors },
     },
   }, async (request) => {
     const { access } = await ctx(request);
     access.require('manager');
     const rows = await request.services.queue.heldBy(access, (request.params as { userId: number }).userId);
-    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: r.stageName, status: r.status, kind: r.kind, priority: r.priority, since: r.since.toISOString() })) };
+    return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, status: r.status, kind: r.kind, priority: r.priority, since: r.since.toISOString() })) };
   });
 
   fastify.post('/projects/:projectId/reservations/release', {

@@ -58,9 +58,16 @@ export interface QueueCounts {
   skipped: number;
 }
 
+/** A stage as the API names it. */
+export interface StageRef {
+  id: number;
+  name: string;
+}
+
 export interface IssueRow {
   id: number;
   name: string;
+  stageId: number;
   stageName: string;
   priority: number;
   assigneeId: number;
@@ -86,6 +93,7 @@ export interface HolderRow {
 export interface HeldTaskRow {
   id: number;
   name: string;
+  stageId: number;
   stageName: string;
   status: string;
   kind: string;
@@ -97,7 +105,7 @@ export interface HeldTaskRow {
 export interface HandedOutRow {
   id: number;
   name: string;
-  stage: string;
+  stage: StageRef;
   state: string;
   status: string;
   kind: string;
@@ -115,7 +123,7 @@ const dateOrNull = (v: unknown): Date | null => (v === null || v === undefined ?
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** A task as request next hands it out (claimed or the user's own). */
-export function handedOut(r: HandedOutSqlRow, stage: string): HandedOutRow {
+export function handedOut(r: HandedOutSqlRow, stage: StageRef): HandedOutRow {
   return {
     id: num(r.id), name: r.name, stage, state: r.state, status: r.assignment_status, kind: r.assignment_kind,
     priority: num(r.priority), priorityScore: r.priority_score, data: r.data, metadata: r.metadata ?? {},
@@ -260,12 +268,12 @@ export class QueueRepository {
 
   async openIssues(projectId: number, limit = 500): Promise<IssueRow[]> {
     const { rows } = await sql<Record<string, unknown>>`
-      select t.id, t.name, s.name as stage_name, t.priority, t.assignee_id, u.name as assignee_name, a.issue_comment, a.updated_at
+      select t.id, t.name, t.stage_id, s.name as stage_name, t.priority, t.assignee_id, u.name as assignee_name, a.issue_comment, a.updated_at
       from tasks t join stages s on s.id = t.stage_id join assignments a on a.id = t.assignment_id join users u on u.id = t.assignee_id
       where t.project_id = ${projectId}::bigint and t.has_open_issue and t.archive_id is null
       order by a.updated_at, t.id limit ${limit}::int`.execute(this.db);
     return rows.map((r) => ({
-      id: num(r.id), name: String(r.name), stageName: String(r.stage_name), priority: num(r.priority), assigneeId: num(r.assignee_id),
+      id: num(r.id), name: String(r.name), stageId: num(r.stage_id), stageName: String(r.stage_name), priority: num(r.priority), assigneeId: num(r.assignee_id),
       assigneeName: String(r.assignee_name), comment: (r.issue_comment as string | null) ?? null, raisedAt: date(r.updated_at),
     }));
   }
@@ -293,12 +301,12 @@ export class QueueRepository {
 
   async heldBy(projectId: number, userId: number, limit = 500): Promise<HeldTaskRow[]> {
     const { rows } = await sql<Record<string, unknown>>`
-      select t.id, t.name, s.name as stage_name, t.assignment_status, t.assignment_kind, t.priority, a.created_at, t.lease_expires_at
+      select t.id, t.name, t.stage_id, s.name as stage_name, t.assignment_status, t.assignment_kind, t.priority, a.created_at, t.lease_expires_at
       from tasks t join stages s on s.id = t.stage_id join assignments a on a.id = t.assignment_id
       where t.assignee_id = ${userId}::bigint and t.project_id = ${projectId}::bigint and t.archive_id is null
       order by a.created_at, t.id limit ${limit}::int`.execute(this.db);
     return rows.map((r) => ({
-      id: num(r.id), name: String(r.name), stageName: String(r.stage_name), status: String(r.assignment_status), kind: String(r.assignment_kind),
+      id: num(r.id), name: String(r.name), stageId: num(r.stage_id), stageName: String(r.stage_name), status: String(r.assignment_status), kind: String(r.assignment_kind),
       priority: num(r.priority), since: date(r.created_at), leaseExpiresAt: dateOrNull(r.lease_expires_at),
     }));
   }

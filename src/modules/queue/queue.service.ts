@@ -104,7 +104,7 @@ export class QueueService {
     const rows = await new Workflow(this.em).nextWork({
       projectId: project.id, stageId: stage.id, userId: user.id, limit: project.queueSize, leaseMinutes: project.reservationMinutes, autoAssign: project.autoAssign, exclude,
     });
-    return rows.map((r) => handedOut(r, stage.name));
+    return rows.map((r) => handedOut(r, { id: stage.id, name: stage.name }));
   }
 
   /** One page of the user's queue, in the order of SPEC §4, with the size of each group. */
@@ -223,7 +223,7 @@ export class QueueService {
       projectId: access.projectId, stageId: stage.id, userId: access.userId, limit: access.queueSize,
       leaseMinutes: access.reservationMinutes, autoAssign: access.autoAssign,
     });
-    return rows.map((r) => handedOut(r, stage.name));
+    return rows.map((r) => handedOut(r, { id: stage.id, name: stage.name }));
   }
 
   /**

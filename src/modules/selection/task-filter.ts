@@ -187,3 +187,17 @@ export function canonicalQuery(filter: TaskFilter, overrides: Partial<TaskFilter
   pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
+
+/**
+ * The API takes a stage by id or by name: `stage=Review_1` in a query or a filter string reads as
+ * that stage's id (the page's own URLs use ids). Names no stage has are left for the filter to refuse.
+ */
+export function stageNamesToIds<Q extends Record<string, string | string[] | undefined>>(query: Q, stages: { id: number; name: string }[]): Q {
+  if (query.stage === undefined) return query;
+  const ids = (Array.isArray(query.stage) ? query.stage : [query.stage]).flatMap((v) => v.split(',')).map((v) => {
+    const named = stages.find((s) => s.name === v.trim());
+    return named ? String(named.id) : v;
+  });
+  return { ...query, stage: ids };
+}
+

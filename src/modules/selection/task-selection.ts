@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { unprocessable } from '../../lib/errors.ts';
 import { parseIdList } from '../../lib/strict-numbers.ts';
-import { canonicalQuery, parseTaskFilter, type TaskFilter } from './task-filter.ts';
+import { canonicalQuery, parseTaskFilter, stageNamesToIds, type TaskFilter } from './task-filter.ts';
 import { taskWhere } from './task-where.ts';
 
 /** Which tasks an action applies to: picked rows, or everything matching a filter minus exclusions. */
@@ -71,11 +71,11 @@ export function selectionFromForm(body: Record<string, unknown>): TaskSelection 
  * is every task). Neither means every task unless the call changes tasks (`required`): a typo
  * must not archive a whole project.
  */
-export function selectionFromApi(body: { filter?: string; taskIds?: number[] }, { required = false } = {}): TaskSelection {
+export function selectionFromApi(body: { filter?: string; taskIds?: number[] }, { required = false, stages = [] as { id: number; name: string }[] } = {}): TaskSelection {
   if (body.filter !== undefined && body.taskIds) throw unprocessable('Give filter or taskIds, not both');
   if (required && body.filter === undefined && !body.taskIds) throw unprocessable('Give taskIds, or filter ("" selects every task)', { taskIds: 'required without filter' });
   if (body.taskIds) return { ids: body.taskIds };
-  const { filter, errors } = parseTaskFilter(queryRecord(body.filter ?? ''));
+  const { filter, errors } = parseTaskFilter(stageNamesToIds(queryRecord(body.filter ?? ''), stages));
   if (Object.keys(errors).length) throw unprocessable('Invalid filter', errors);
   return { filter, excluded: [] };
 }

@@ -26,7 +26,7 @@ export interface ApiTask {
 
 export interface ApiAssignment {
   id: number;
-  stage: string;
+  stage: { id: number; name: string };
   user: { id: number; name: string; email: string };
   status: string;
   kind: string;
@@ -86,14 +86,14 @@ export class TaskApiRepository {
       ${SELECT} where t.project_id = ${scope.projectId} and t.id = ${taskId} and t.archive_id is null ${visible}`.execute(db);
     if (!rows.length) return null;
     const { rows: assignments } = await sql<Record<string, unknown>>`
-      select a.id, s.name as stage_name, u.id as user_id, u.name as user_name, u.email as user_email, a.status, a.kind, a.created_at, a.finalized_at
+      select a.id, a.stage_id, s.name as stage_name, u.id as user_id, u.name as user_name, u.email as user_email, a.status, a.kind, a.created_at, a.finalized_at
       from assignments a join stages s on s.id = a.stage_id join users u on u.id = a.user_id
       where a.task_id = ${taskId} order by a.id`.execute(db);
     return {
       ...toApiTask(rows[0]),
       assignments: assignments.map((a) => ({
         id: Number(a.id),
-        stage: a.stage_name as string,
+        stage: { id: Number(a.stage_id), name: a.stage_name as string },
         user: { id: Number(a.user_id), name: a.user_name as string, email: a.user_email as string },
         status: a.status as string,
         kind: a.kind as string,

@@ -60,6 +60,7 @@ export interface AnswerSetSummary {
   kind: IAnswerSet['kind'];
   label: string;
   stage: string | null;
+  stageId: number | null;
   user: string | null;
   userId: number | null;
   version: number;
@@ -237,6 +238,7 @@ export function answerSetRecords(sets: IAnswerSet[], stages: StageInfo[]): Answe
       kind: s.kind,
       label: ANSWER_LABELS[s.kind],
       stage: s.stage ? (stageById.get(s.stage.id)?.name ?? `Stage ${s.stage.id}`) : null,
+      stageId: s.stage?.id ?? null,
       user: s.user?.name ?? null,
       userId: s.user?.id ?? null,
       version: s.version,

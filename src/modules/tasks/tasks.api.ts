@@ -6,7 +6,7 @@ import type { BulkOutcome } from '../bulk/bulk.service.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
-import { parseTaskFilter } from '../selection/task-filter.ts';
+import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
 
 const MAX_IDS = 5_000;
 
@@ -41,7 +41,7 @@ const TaskBody = Type.Object({
 });
 const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({
   assignments: Type.Array(Type.Object({
-    id: Type.Integer(), stage: Type.String(), user: Person, status: Type.String(), kind: Type.String(),
+    id: Type.Integer(), stage: Type.Object({ id: Type.Integer(), name: Type.String() }), user: Person, status: Type.String(), kind: Type.String(),
     createdAt: Type.String({ format: 'date-time' }), finalizedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   })),
 })]);
@@ -96,7 +96,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { user, access } = await managed(request);
     const query = request.query as Record<string, string | string[]> & { limit: number; cursor?: string };
-    const { filter, errors: invalid } = parseTaskFilter(query);
+    const { filter, errors: invalid } = parseTaskFilter(stageNamesToIds(query, access.stages));
     if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
     const afterId = decodeCursor(query.cursor);
     const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
@@ -196,13 +196,13 @@ export default async function tasksApi(fastify: FastifyInstance) {
       tags: ['tasks'], summary: 'Send tasks to a stage (manager override)',
       description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
       params: ProjectParams,
-      body: Type.Object({ taskIds: TaskIds, stage: Type.String({ minLength: 1, description: 'Stage name, e.g. Review_1' }) }, { additionalProperties: false }),
+      body: Type.Object({ taskIds: TaskIds, stage: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })], { description: 'The stage: its id, or its name (e.g. Review_1)' }) }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { taskIds, stage } = request.body as { taskIds: number[]; stage: string };
+    const { taskIds, stage } = request.body as { taskIds: number[]; stage: number | string };
     const { access } = await managed(request);
-    const found = access.stages.find((s) => s.name === stage);
+    const found = access.stages.find((s) => s.name === String(stage)) ?? access.stages.find((s) => String(s.id) === String(stage));
     if (!found) throw unprocessable('Unknown stage', { stage });
     return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
   });
