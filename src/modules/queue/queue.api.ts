@@ -34,10 +34,7 @@ const WorkItem = Type.Object({
   assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) })),
   answers: Answers, version: Type.Integer(), prefilledFrom: Nullable(Type.String()), canAct: Type.Boolean(),
 });
-const Moved = Type.Object({ stage: Type.Object({ id: Type.Integer(), name: Type.String() }, { description: 'The stage the task is in now' }), state: Type.String() });
-/** A move as the service reports it (by stage name), with the stage as the API names it. */
-const moved = (stages: { id: number; name: string }[], m: { stage: string; state: string }) =>
-  ({ stage: { id: stages.find((s) => s.name === m.stage)?.id ?? 0, name: m.stage }, state: m.state });
+const Moved = Type.Object({ stage: Stage, state: Type.String() }, { description: 'The stage the task is in now, and its state' });
 const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()), operationId: Type.Optional(Type.Integer()) });
 
 /** Queues, work actions, review, issues and reservations in the JSON API (SPEC §8). */
@@ -115,11 +112,11 @@ export default async function queueApi(fastify: FastifyInstance) {
     const input = (request.body ?? {}) as Static<typeof AnswerBody>;
     const fast = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
     const done = await request.services.queue.finalizeByToken(fast, taskId(request), input);
-    if (done) return moved(fast.stages, done);
+    if (done) return done;
     // completing into a project with a webhook: the transactional path, which also queues the delivery
     const user = await request.services.users.get(fast.userId);
     const access = await request.services.projects.access(user, projectId);
-    return moved(access.stages, await request.services.queue.finalize(access, user, taskId(request), input));
+    return request.services.queue.finalize(access, user, taskId(request), input);
   });
 
   fastify.post('/projects/:projectId/queue/finalization', {
@@ -186,7 +183,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   }, async (request) => {
     const { user, access } = await ctx(request);
     const body = request.body as { decision: 'accept' | 'reject' | 'correct'; reason?: string; answers?: Record<string, unknown>; version?: number };
-    return moved(access.stages, await request.services.queue.review(access, user, taskId(request), body.decision, body));
+    return request.services.queue.review(access, user, taskId(request), body.decision, body);
   });
 
   fastify.get('/projects/:projectId/reservations', {

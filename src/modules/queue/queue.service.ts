@@ -7,7 +7,7 @@ import type { OutputField } from '../projects/project.entity.ts';
 import { answerViews, inputViews, scoreText, type AnswerView, type InputView } from '../tasks/task-detail.service.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
-import { Workflow } from '../workflow/workflow.ts';
+import { Workflow, type Moved } from '../workflow/workflow.ts';
 import type { TokenAccess } from './token-access.ts';
 import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueCounts, type QueueRow, type WorkRow } from './queue.repository.ts';
 
@@ -169,7 +169,7 @@ export class QueueService {
   }
 
   /** Finalize (Label) or accept (review): the work is read-only and the task moves on. */
-  async finalize(access: ProjectAccess, user: IUser, taskId: number, input: AnswerInput): Promise<{ stage: string; state: string }> {
+  async finalize(access: ProjectAccess, user: IUser, taskId: number, input: AnswerInput): Promise<Moved> {
     return this.act(access, user, taskId, async (repo, task, stage, workflow) => {
       if (stage.kind === 'review') return this.decide(access, user, repo, workflow, task, stage, 'accept', input);
       await this.storeAnswers(access, repo, task, stage, user, input, false);
@@ -178,7 +178,7 @@ export class QueueService {
   }
 
   /** Review decisions: accept, reject (reason required: back to the same labeler) or correct (edited answers, then accept). */
-  async review(access: ProjectAccess, user: IUser, taskId: number, decision: ReviewDecision, input: AnswerInput & { reason?: string }): Promise<{ stage: string; state: string }> {
+  async review(access: ProjectAccess, user: IUser, taskId: number, decision: ReviewDecision, input: AnswerInput & { reason?: string }): Promise<Moved> {
     return this.act(access, user, taskId, (repo, task, stage, workflow) => {
       if (stage.kind !== 'review') throw unprocessable('Only tasks in a review stage can be reviewed');
       return this.decide(access, user, repo, workflow, task, stage, decision, input);
@@ -231,7 +231,7 @@ export class QueueService {
    * checks and moves the task (see finalize-sql.ts). Returns null when the task may complete into a
    * project with a webhook: the caller then takes `finalize`, whose transaction also queues the delivery.
    */
-  async finalizeByToken(access: TokenAccess, taskId: number, input: AnswerInput): Promise<{ stage: string; state: string } | null> {
+  async finalizeByToken(access: TokenAccess, taskId: number, input: AnswerInput): Promise<Moved | null> {
     const routes = access.stages.filter((s) => s.kind !== 'ground_truth').map((from) => ({ from, to: nextStageAfter(access.stages, from) }));
     if (access.webhook && routes.some((r) => r.to.kind === 'ground_truth')) return null;
     let answers: { json: string; version: number } | undefined;
@@ -244,7 +244,7 @@ export class QueueService {
     const row = await new Workflow(this.em).finalizeAtOnce({ projectId: access.projectId, taskId, userId: access.userId, routes, answers, webhook: access.webhook });
     switch (row.verdict) {
       case 'ok':
-        return { stage: row.stage!, state: row.state! };
+        return { stage: { id: Number(row.stage_id), name: row.stage! }, state: row.state! };
       case 'not_found':
         throw notFound('No such task');
       case 'not_yours':

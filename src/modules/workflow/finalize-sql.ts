@@ -25,6 +25,7 @@ export type FinalizeVerdict = 'ok' | 'not_found' | 'not_yours' | 'issue' | 'read
 
 export interface FinalizeRow {
   verdict: FinalizeVerdict;
+  stage_id: string | null;
   stage: string | null;
   state: string | null;
 }
@@ -117,6 +118,6 @@ export function finalizeSql(a: FinalizeArgs): RawBuilder<FinalizeRow> {
       from task, go
     )
     select case when checked.verdict = 'ok' and not exists (select from go) then 'stale' else checked.verdict end as verdict,
-           (select to_name from go) as stage, (select state from moved) as state
+           (select to_id from go)::text as stage_id, (select to_name from go) as stage, (select state from moved) as state
     from checked`;
 }

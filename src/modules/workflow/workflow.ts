@@ -20,6 +20,12 @@ export interface HeldTask {
   status: string | null;
 }
 
+/** Where a transition left a task: its stage (as the API names it) and state. */
+export interface Moved {
+  stage: { id: number; name: string };
+  state: string;
+}
+
 /** Where a finished assignment sends its task next, and what it is recorded as. */
 export interface MoveOn {
   from: StageInfo;
@@ -146,7 +152,7 @@ export class Workflow {
    * submitted) and the task enters `to` — a review stage (its pre-assignee gets it, else the pool)
    * or Ground Truth, where the completion step runs.
    */
-  async moveOn(task: HeldTask, actorId: number, move: MoveOn): Promise<{ stage: string; state: string }> {
+  async moveOn(task: HeldTask, actorId: number, move: MoveOn): Promise<Moved> {
     const completed = move.to.kind === 'ground_truth';
     const state = completed ? 'completed' : 'in_progress';
     await this.finishAndEnter(task, move.outcome, move.to, {
@@ -154,17 +160,17 @@ export class Workflow {
       event: { actorId, kind: move.kind, before: { stage: move.from.name, state: task.state } },
     });
     if (completed && move.webhook) await queueDeliveries(this.em, this.boss, [task.id]);
-    return { stage: move.to.name, state };
+    return { stage: { id: move.to.id, name: move.to.name }, state };
   }
 
   /** Review reject: back to Label, to the labeler who finalized it last (`returned`), with the reason. */
-  async reviewReject(task: HeldTask, actorId: number, move: { from: StageInfo; label: StageInfo; reason: string }): Promise<{ stage: string; state: string }> {
+  async reviewReject(task: HeldTask, actorId: number, move: { from: StageInfo; label: StageInfo; reason: string }): Promise<Moved> {
     const labeler = await this.lastFinalizer(task.id, move.label.id);
     await this.finishAndEnter(task, 'rejected', move.label, {
       state: 'rejected', assignTo: labeler, kind: 'returned',
       event: { actorId, kind: 'review_rejected', note: move.reason, before: { stage: move.from.name, state: task.state } },
     });
-    return { stage: move.label.name, state: 'rejected' };
+    return { stage: { id: move.label.id, name: move.label.name }, state: 'rejected' };
   }
 
   // ── restore and delivery ────────────────────────────────────────────────────────────────────
