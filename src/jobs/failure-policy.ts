@@ -17,6 +17,8 @@ export const HEARTBEAT_SECONDS = 10;
  * fallback poll is 30 s: that alone used to make a stopped job wait half a minute.
  */
 export const RETRY_POLL_SECONDS = 2;
+/** Dead letters are rare and nothing waits on them: their workers look every 10 s, not every second per kind. */
+export const DEAD_LETTER_POLL_SECONDS = 10;
 /** how often pg-boss looks for jobs whose heartbeat stopped (see boss.ts) */
 export const SUPERVISE_INTERVAL_SECONDS = 10;
 /** attempts after the first: kills and SIGTERM stops count as attempts, so leave room for several */
@@ -32,8 +34,12 @@ export const deadLetterQueue = (jobName: string) => `${jobName}.dead`;
 /** how long a dead letter stays listed for admins after its worker marked the work failed */
 const DEAD_LETTER_KEEP_SECONDS = 30 * 24 * 3600;
 
-/** A dead-letter queue: its worker only marks the work failed (retried a few times if the database is away); the job then stays listed. */
-export const deadLetterPolicy = (): QueuePolicy => ({ retryLimit: 5, retryDelay: 5, retryBackoff: true, deleteAfterSeconds: DEAD_LETTER_KEEP_SECONDS, retentionSeconds: DEAD_LETTER_KEEP_SECONDS });
+/**
+ * A dead-letter queue: its worker only marks the work failed (retried a few times if the database is
+ * away); the job then stays listed. A job sent there wakes the worker (notify); one pg-boss moves
+ * there is found by its slow poll (DEAD_LETTER_POLL_SECONDS).
+ */
+export const deadLetterPolicy = (): QueuePolicy => ({ notify: true, retryLimit: 5, retryDelay: 5, retryBackoff: true, deleteAfterSeconds: DEAD_LETTER_KEEP_SECONDS, retentionSeconds: DEAD_LETTER_KEEP_SECONDS });
 
 /** What the user reads on work that used up its attempts. */
 export const finalFailureReason = (retryLimit: number) =>

@@ -1,3 +1,4 @@
+import { humanize } from '../../lib/format.ts';
 import type { StageInfo } from '../projects/project-access.ts';
 import type { TaskFilter } from '../selection/task-filter.ts';
 
@@ -6,8 +7,6 @@ export interface FilterChip {
   /** the same view without this filter */
   href: string;
 }
-
-const humanize = (s: string) => (s.charAt(0).toUpperCase() + s.slice(1)).replace(/_/g, ' ');
 
 /**
  * The active filters of a task-list view as removable chips (shown above the table): each links

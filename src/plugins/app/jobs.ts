@@ -2,7 +2,7 @@ import fp from 'fastify-plugin';
 import { Value } from 'typebox/value';
 import type { Config } from '../../config.ts';
 import { HttpError } from '../../lib/errors.ts';
-import { deadLetterPolicy, deadLetterQueue, finalFailureReason, queuePolicy, RETRY_POLL_SECONDS } from '../../jobs/failure-policy.ts';
+import { DEAD_LETTER_POLL_SECONDS, deadLetterPolicy, deadLetterQueue, finalFailureReason, queuePolicy, RETRY_POLL_SECONDS } from '../../jobs/failure-policy.ts';
 import { jobs } from '../../jobs/index.ts';
 import { FailedJobs } from '../../jobs/failed-jobs.ts';
 import type { HookContext } from '../../jobs/job.ts';
@@ -78,7 +78,7 @@ export default fp(
       });
 
       // a job that used up its attempts (its handler may have died with its process): the user sees it failed
-      await fastify.boss.work(dead, polling, async ([item]) => {
+      await fastify.boss.work(dead, { pollingIntervalSeconds: DEAD_LETTER_POLL_SECONDS, notifyPollingIntervalSeconds: DEAD_LETTER_POLL_SECONDS }, async ([item]) => {
         const log = fastify.log.child({ job: dead, jobId: item.id });
         log.error({ data: item.data }, 'job used up its attempts; it is listed on the Failed jobs page');
         if (job.payload && !Value.Check(job.payload, item.data)) return;
