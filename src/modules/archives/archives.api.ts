@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -7,7 +6,8 @@ import { selectionFromApi } from '../selection/task-selection.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { ArchiveRow } from './archives.repository.ts';
-import { ARCHIVE_DOWNLOAD_FORMATS } from './archives.service.ts';
+import { sendArchiveFile } from './archives.routes.ts';
+import { ARCHIVE_DOWNLOAD_FORMATS, type ArchiveDownloadFormat } from './archives.service.ts';
 
 const ArchiveParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), archiveId: Type.Integer({ minimum: 1 }) });
 const Archive = Type.Object({
@@ -87,13 +87,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   }, async (request, reply) => {
     const access = await managerAccess(request);
-    const { archiveId } = request.params;
-    const format = (request.query.format ?? 'csv') as (typeof ARCHIVE_DOWNLOAD_FORMATS)[number];
-    await request.services.archives.get(access, archiveId); // 404 before any byte is sent
-    return reply
-      .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
-      .header('Content-Disposition', `attachment; filename="${access.project.slug}-archive-${archiveId}.${format}"`)
-      .send(Readable.from(request.services.archives.download(access, archiveId, format)));
+    return sendArchiveFile(reply, request.services, access, request.params.archiveId, (request.query.format ?? 'csv') as ArchiveDownloadFormat);
   });
 
   fastify.post('/projects/:projectId/archives/:archiveId/restoration', {

@@ -234,13 +234,8 @@ export class QueueService {
   async finalizeByToken(access: TokenAccess, taskId: number, input: AnswerInput): Promise<Moved | null> {
     const routes = access.stages.filter((s) => s.kind !== 'ground_truth').map((from) => ({ from, to: nextStageAfter(access.stages, from) }));
     if (access.webhook && routes.some((r) => r.to.kind === 'ground_truth')) return null;
-    let answers: { json: string; version: number } | undefined;
-    if (input.answers !== undefined) {
-      const parsed = parseAnswers(access.outputSchema, input.answers, { fromForm: input.fromForm });
-      if (Object.keys(parsed.errors).length) throw unprocessable(Object.values(parsed.errors)[0], parsed.errors);
-      if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
-      answers = { json: JSON.stringify(parsed.answers), version: input.version };
-    }
+    const given = input.answers === undefined ? undefined : checkedAnswers(access.outputSchema, input);
+    const answers = given && { json: JSON.stringify(given.answers), version: given.version };
     const row = await new Workflow(this.em).finalizeAtOnce({ projectId: access.projectId, taskId, userId: access.userId, routes, answers, webhook: access.webhook });
     switch (row.verdict) {
       case 'ok':
@@ -338,16 +333,22 @@ export class QueueService {
       if (required) throw unprocessable('Send the answers to save', { answers: 'required' });
       return (await repo.answerSetOf(task.assignmentId!))?.version ?? 0;
     }
-    const { answers, errors } = parseAnswers(access.project.outputSchema ?? [], input.answers, { fromForm: input.fromForm });
-    if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
-    if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
+    const { answers, version: from } = checkedAnswers(access.project.outputSchema ?? [], input);
     const version = await repo.saveAnswers({
       taskId: task.id, stageId: stage.id, assignmentId: task.assignmentId!, userId: user.id,
-      kind: stage.kind === 'label' ? 'submission' : 'correction', answers, version: input.version,
+      kind: stage.kind === 'label' ? 'submission' : 'correction', answers, version: from,
     });
     if (version === null) throw staleSave(await repo.answerSetOf(task.assignmentId!), answers);
     return version;
   }
+}
+
+/** An action's answers, checked against the output schema, with the version they start from (422 otherwise). */
+function checkedAnswers(schema: OutputField[], input: AnswerInput): { answers: Answers; version: number } {
+  const { answers, errors } = parseAnswers(schema, input.answers, { fromForm: input.fromForm });
+  if (Object.keys(errors).length) throw unprocessable(Object.values(errors)[0], errors);
+  if (input.version === undefined) throw unprocessable('Send the version your answers start from', { version: 'required' });
+  return { answers, version: input.version };
 }
 
 function stageByRef(stages: StageInfo[], ref: string | number): StageInfo {
