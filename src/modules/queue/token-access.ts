@@ -6,6 +6,7 @@ import { sha256 } from '../../lib/secrets.ts';
 import type { ProjectRole } from '../members/project-member.entity.ts';
 import type { StageInfo } from '../projects/project-access.ts';
 import type { OutputField } from '../projects/project.entity.ts';
+import { MEMBER_STAGE_IDS_SQL, PROJECT_STAGES_SQL, stagesFromJson } from '../projects/projects.repository.ts';
 
 /**
  * An API token's user and their access to one project, read in ONE statement with no ORM
@@ -45,9 +46,7 @@ export async function tokenAccess(em: EntityManager, token: string, projectId: n
     touched as (update api_tokens set last_used_at = now() where id = (select id from k where not fresh))
     select k.user_id, k.is_admin, p.id as project_id, p.name, p.queue_size, p.auto_assign, p.reservation_minutes,
            p.webhook_url is not null as webhook, p.output_schema, m.role,
-           array(select ms.stage_id from project_member_stages ms where ms.project_member_id = m.id) as member_stage_ids,
-           (select json_agg(json_build_object('id', s.id, 'name', s.name, 'kind', s.kind, 'position', s.position, 'reviewPercent', s.review_percent)
-                            order by s.position) from stages s where s.project_id = p.id) as stages
+           ${sql.raw(MEMBER_STAGE_IDS_SQL)} as member_stage_ids, ${sql.raw(PROJECT_STAGES_SQL)} as stages
     from k
     left join projects p on p.id = ${projectId}::bigint
     left join project_members m on m.project_id = p.id and m.user_id = k.user_id`.execute(em.getKysely());
@@ -59,6 +58,6 @@ export async function tokenAccess(em: EntityManager, token: string, projectId: n
     role: r.is_admin ? 'admin' : r.role, memberStageIds: r.is_admin ? [] : (r.member_stage_ids as string[]).map(Number),
     queueSize: r.queue_size, autoAssign: r.auto_assign, reservationMinutes: r.reservation_minutes, webhook: r.webhook,
     outputSchema: r.output_schema ?? [],
-    stages: ((r.stages ?? []) as StageInfo[]).map((s) => ({ ...s, id: Number(s.id) })),
+    stages: stagesFromJson(r.stages),
   };
 }
