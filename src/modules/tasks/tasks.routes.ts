@@ -47,8 +47,8 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
       // htmx pushed the raw form URL: replace it with the canonical one (typing and refreshes after
       // a bulk action replace the history entry instead of adding one)
       // (and a change that leads to the view already shown adds no history entry either)
-      const current = String(request.headers['hx-current-url'] ?? '');
-      const same = current !== '' && new URL(current, 'http://x').pathname + new URL(current, 'http://x').search === data.canonical;
+      const current = request.headers['hx-current-url'] ? new URL(String(request.headers['hx-current-url']), 'http://x') : null;
+      const same = current !== null && current.pathname + current.search === data.canonical;
       const replace = same || request.htmx.trigger === 'f-q' || request.htmx.trigger === 'task-refresh';
       reply.header(replace ? 'HX-Replace-Url' : 'HX-Push-Url', data.canonical);
       return reply.render('tasks/_results', data, status);
