@@ -50,7 +50,7 @@ async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
   // durability settings off: a throw-away cluster; both loops run against the same settings
   const server = new EmbeddedPostgres({
     dir, database: name,
-    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', shared_buffers: '256MB', autovacuum_naptime: '10s' },
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', autovacuum_naptime: '10s' },
   });
   const url = await server.start();
   return { url, stop: async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }); } };

@@ -15,6 +15,11 @@ export const BENCH_DIR = resolve(import.meta.dirname, 'out');
 export interface BenchDatabase {
   url: string;
   seed: SeededProject;
+  /**
+   * A throw-away copy of the seeded database (no connection to it may be open), for a phase that
+   * changes data the next run must find as seeded; `drop` removes it.
+   */
+  copy(name: string): Promise<{ url: string; drop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -28,8 +33,8 @@ export async function benchDatabase(options: SeedOptions & { reseed?: boolean },
   const server = new EmbeddedPostgres({
     dir: BENCH_DIR,
     database: 'postgres',
-    // a dedicated cluster: durability does not matter, a realistic cache does
-    settings: { shared_buffers: '512MB', fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_wal_size: '4GB' },
+    // a dedicated cluster: durability does not matter; the cache and WAL settings are the product's (tunedSettings)
+    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
     log,
   });
   await server.start();
@@ -58,7 +63,18 @@ async function seededDatabase(server: EmbeddedPostgres, options: SeedOptions & {
       await migrate(url); // a new migration (e.g. an index) applies to the seeded data
       log(`reusing database ${name} (${options.tasks.toLocaleString('en-US')} tasks; BENCH_RESEED=1 to seed again)`);
     }
-    return { url, seed, stop: () => server.stop() };
+    const copy = async (copyName: string) => {
+      const run = async (text: string) => {
+        const c = new pg.Client({ connectionString: server.url('postgres') });
+        await c.connect();
+        try { await c.query(text); } finally { await c.end(); }
+      };
+      await run(`drop database if exists "${copyName}" with (force)`);
+      // FILE_COPY: the files are copied as they are, far faster than WAL-logging every page of a large database
+      await run(`create database "${copyName}" template "${name}" strategy file_copy`);
+      return { url: server.url(copyName), drop: () => run(`drop database if exists "${copyName}" with (force)`) };
+    };
+    return { url, seed, copy, stop: () => server.stop() };
   } finally {
     await admin.end();
   }

@@ -9,10 +9,12 @@
  * the N/10 tasks of one client batch (100,000 at 1M) against the raw UPDATE of the same rows.
  * It also times the project's Overview dashboard (page and htmx fragment, as the admin and as a
  * labeler) over a year of finished work (`seedHistory`, added once to the seeded database).
+ * Last, on a copy of the database, the same views again while 32 annotators request next and
+ * finalize through the API and uploads run (`worst_p95_under_load_ms`, bench/list-under-load.ts).
  *
  * Environment: BENCH_TASKS (default 1000000), BENCH_RESEED=1 (seed a fresh database),
  * BENCH_ROUNDS (requests per view and kind, default 40), BENCH_BULK_RUNS (default 3),
- * BENCH_DASHBOARD_SECONDS (how long the dashboard is measured, default 40), BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (only print
+ * BENCH_DASHBOARD_SECONDS (how long the dashboard is measured, default 40), BENCH_LOAD=0 (skip the views under load), BENCH_ONLY_LOAD=1 (only them), BENCH_CPU_PROF=1 (server CPU profile into bench/out/prof), BENCH_EXPLAIN=1 (only print
  * EXPLAIN (ANALYZE, BUFFERS) of each view's count and page queries, no timing).
  * The last line of output is one JSON object.
  */
@@ -24,6 +26,7 @@ import { taskWhere, type TaskListScope } from '../src/modules/selection/task-whe
 import { sql } from 'kysely';
 import { BENCH_DIR, benchDatabase, HttpClient, percentile, round1, sleep, startServer, table } from './harness.ts';
 import { BULK_BATCH, seedHistory, type SeededProject } from './seed-tasks.ts';
+import { ANNOTATORS, startLoad, type LoadFigures } from './list-under-load.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const ROUNDS = Math.max(30, Number(process.env.BENCH_ROUNDS ?? 40));
@@ -32,6 +35,8 @@ const WARMUP = 5;
 const DASHBOARD_SECONDS = Number(process.env.BENCH_DASHBOARD_SECONDS ?? 40);
 const BULK_RUNS = Math.max(1, Number(process.env.BENCH_BULK_RUNS ?? 3));
 const log = (msg: string) => console.error(`[bench:list] ${msg}`);
+
+interface ViewResult { view: string; fragP50: number; fragP95: number; fullP50: number; fullP95: number; sqlP50: number; sqlP95: number; total: string }
 
 interface View {
   name: string;
@@ -111,11 +116,60 @@ async function main() {
     await seedHistory(client, seed, log);
     await client.end();
   }
+  const results: ViewResult[] = [];
+  let bulk: Awaited<ReturnType<typeof benchViews>>['bulk'] | undefined;
+  let dashboard: Awaited<ReturnType<typeof benchViews>>['dashboard'] | undefined;
+  let underLoad: Awaited<ReturnType<typeof benchUnderLoad>> | undefined;
+  try {
+    if (process.env.BENCH_ONLY_LOAD !== '1') ({ bulk, dashboard } = await benchViews(db, seed, results));
+    if (process.env.BENCH_LOAD !== '0') underLoad = await benchUnderLoad(db, seed);
+  } finally {
+    await db.stop();
+  }
+
+  console.log(`\nTask list, ${TASKS.toLocaleString('en-US')} tasks, ${ROUNDS} requests per view and kind (ms)\n`);
+  console.log(table(
+    ['view', 'total', 'fragment p50', 'fragment p95', 'page p50', 'page p95', 'SQL p50', 'SQL p95', 'p95 ratio'],
+    results.map((r) => [
+      r.view, r.total, round1(r.fragP50), round1(r.fragP95), round1(r.fullP50), round1(r.fullP95), round1(r.sqlP50), round1(r.sqlP95),
+      (Math.max(r.fragP95, r.fullP95) / r.sqlP95).toFixed(1),
+    ]),
+  ));
+  if (dashboard) {
+    console.log(`\nOverview dashboard, ${dashboard.requests} requests per kind over ${DASHBOARD_SECONDS} s (ms); figures computed in ${dashboard.computeMs} ms, served ${dashboard.live ? 'live' : `from stored figures, refreshed ${dashboard.refreshes} times by the job meanwhile`}\n`);
+    console.log(table(['view', 'p50', 'p95', 'max'], dashboard.rows.map((r) => [r.view, round1(r.p50), round1(r.p95), round1(r.max)])));
+  }
+  if (bulk) {
+    console.log(`\nBulk set priority on ${bulk.selected.toLocaleString('en-US')} tasks (client batch ${BULK_BATCH}), median of ${BULK_RUNS}:`);
+    console.log(bulk.bulkMs === null ? `  HTTP bulk action: pending (${bulk.note})` : `  HTTP bulk action (POST → job completed): ${Math.round(bulk.bulkMs)} ms`);
+    console.log(`  raw UPDATE: ${Math.round(bulk.rawMs)} ms`);
+  }
+  if (underLoad) {
+    const l = underLoad.load;
+    console.log(`\nThe same views under load: ${ANNOTATORS} annotators (${l.cyclesPerS} request next + finalize cycles/s, cycle p95 ${l.cycleP95Ms} ms, ${l.errors} errors) and ${l.uploads} uploads (${l.uploadedRows.toLocaleString('en-US')} rows) meanwhile (ms)\n`);
+    console.log(table(['view', 'fragment p95', 'page p95'], underLoad.rows.map((r) => [r.view, round1(r.fragP95), round1(r.fullP95)])));
+  }
+  const worstP95 = Math.max(...results.map((r) => Math.max(r.fragP95, r.fullP95)));
+  const worstRatio = Math.max(...results.map((r) => Math.max(r.fragP95, r.fullP95) / r.sqlP95));
+  console.log(JSON.stringify({
+    bench: 'list', tasks: TASKS, worst_p95_ms: round1(worstP95), worst_ratio_vs_sql: Math.round(worstRatio * 100) / 100,
+    dashboard_p95_ms: dashboard ? round1(Math.max(...dashboard.rows.map((r) => r.p95))) : null,
+    dashboard_compute_ms: dashboard?.computeMs ?? null, dashboard_refreshes: dashboard?.refreshes ?? null,
+    bulk_100k_ms: bulk?.bulkMs == null ? null : Math.round(bulk.bulkMs), bulk_raw_ms: bulk ? Math.round(bulk.rawMs) : null,
+    bulk_hot_share: bulk && bulk.hot.updated ? Math.round((bulk.hot.hot / bulk.hot.updated) * 1000) / 1000 : null,
+    worst_p95_under_load_ms: underLoad ? round1(Math.max(...underLoad.rows.map((r) => Math.max(r.fragP95, r.fullP95)))) : null,
+    load_cycles_per_s: underLoad?.load.cyclesPerS ?? null, load_upload_rows: underLoad?.load.uploadedRows ?? null,
+  }));
+}
+
+const median = (v: number[]) => percentile(v, 50);
+
+/** The views one by one (fragment, full page and their SQL), the dashboard, then the bulk edit. */
+async function benchViews(db: Awaited<ReturnType<typeof benchDatabase>>, seed: SeededProject, results: ViewResult[]) {
   const nodeArgs = process.env.BENCH_CPU_PROF === '1' ? ['--cpu-prof', '--cpu-prof-dir', join(BENCH_DIR, 'prof')] : [];
   const server = await startServer(db.url, { RUN_WORKERS: 'true' }, nodeArgs);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  const results: { view: string; fragP50: number; fragP95: number; fullP50: number; fullP95: number; sqlP50: number; sqlP95: number; total: string }[] = [];
   let bulk: { bulkMs: number | null; rawMs: number; selected: number; note?: string; hot: { updated: number; hot: number } } | undefined;
   let dashboard: Awaited<ReturnType<typeof benchDashboard>> | undefined;
   try {
@@ -170,38 +224,53 @@ async function main() {
   } finally {
     await client.end();
     await server.stop();
-    await db.stop();
   }
-
-  console.log(`\nTask list, ${TASKS.toLocaleString('en-US')} tasks, ${ROUNDS} requests per view and kind (ms)\n`);
-  console.log(table(
-    ['view', 'total', 'fragment p50', 'fragment p95', 'page p50', 'page p95', 'SQL p50', 'SQL p95', 'p95 ratio'],
-    results.map((r) => [
-      r.view, r.total, round1(r.fragP50), round1(r.fragP95), round1(r.fullP50), round1(r.fullP95), round1(r.sqlP50), round1(r.sqlP95),
-      (Math.max(r.fragP95, r.fullP95) / r.sqlP95).toFixed(1),
-    ]),
-  ));
-  if (dashboard) {
-    console.log(`\nOverview dashboard, ${dashboard.requests} requests per kind over ${DASHBOARD_SECONDS} s (ms); figures computed in ${dashboard.computeMs} ms, served ${dashboard.live ? 'live' : `from stored figures, refreshed ${dashboard.refreshes} times by the job meanwhile`}\n`);
-    console.log(table(['view', 'p50', 'p95', 'max'], dashboard.rows.map((r) => [r.view, round1(r.p50), round1(r.p95), round1(r.max)])));
-  }
-  if (bulk) {
-    console.log(`\nBulk set priority on ${bulk.selected.toLocaleString('en-US')} tasks (client batch ${BULK_BATCH}), median of ${BULK_RUNS}:`);
-    console.log(bulk.bulkMs === null ? `  HTTP bulk action: pending (${bulk.note})` : `  HTTP bulk action (POST → job completed): ${Math.round(bulk.bulkMs)} ms`);
-    console.log(`  raw UPDATE: ${Math.round(bulk.rawMs)} ms`);
-  }
-  const worstP95 = Math.max(...results.map((r) => Math.max(r.fragP95, r.fullP95)));
-  const worstRatio = Math.max(...results.map((r) => Math.max(r.fragP95, r.fullP95) / r.sqlP95));
-  console.log(JSON.stringify({
-    bench: 'list', tasks: TASKS, worst_p95_ms: round1(worstP95), worst_ratio_vs_sql: Math.round(worstRatio * 100) / 100,
-    dashboard_p95_ms: dashboard ? round1(Math.max(...dashboard.rows.map((r) => r.p95))) : null,
-    dashboard_compute_ms: dashboard?.computeMs ?? null, dashboard_refreshes: dashboard?.refreshes ?? null,
-    bulk_100k_ms: bulk?.bulkMs == null ? null : Math.round(bulk.bulkMs), bulk_raw_ms: bulk ? Math.round(bulk.rawMs) : null,
-    bulk_hot_share: bulk && bulk.hot.updated ? Math.round((bulk.hot.hot / bulk.hot.updated) * 1000) / 1000 : null,
-  }));
+  return { results, bulk, dashboard };
 }
 
-const median = (v: number[]) => percentile(v, 50);
+
+/**
+ * The views of the first phase (fragment and full page, interleaved) while annotators and uploads
+ * load the same server and project, on a copy of the seeded database (their writes must not
+ * reach the seed), served by a fresh server process with its workers (the uploads need them).
+ */
+async function benchUnderLoad(db: Awaited<ReturnType<typeof benchDatabase>>, seed: SeededProject) {
+  log('copying the database for the run under load');
+  const copy = await db.copy(`bench_list_load`);
+  const server = await startServer(copy.url, { RUN_WORKERS: 'true' });
+  try {
+    const http = new HttpClient(server.url);
+    await http.signIn(seed.adminEmail, seed.password);
+    const base = `/projects/${seed.projectId}/tasks`;
+    const fragmentHeaders = { 'HX-Request': 'true', 'HX-Target': 'task-results' };
+    const paths = views(seed).map((v) => ({ view: v.name, path: v.query ? `${base}?${v.query}` : base }));
+    for (const { path } of paths) for (let i = 0; i < WARMUP; i++) await http.get(path);
+    const load = await startLoad(server.url, copy.url, seed, log);
+    const rows: { view: string; fragP95: number; fullP95: number }[] = [];
+    let figures: LoadFigures;
+    try {
+      for (const { view, path } of paths) {
+        const frag: number[] = [];
+        const full: number[] = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          const f = await http.get(path, fragmentHeaders);
+          const p = await http.get(path);
+          if (f.status !== 200 || p.status !== 200) throw new Error(`${view} under load: HTTP ${f.status}/${p.status}`);
+          frag.push(f.ms);
+          full.push(p.ms);
+        }
+        rows.push({ view, fragP95: percentile(frag, 95), fullP95: percentile(full, 95) });
+        log(`${view} under load: fragment p95 ${round1(rows.at(-1)!.fragP95)} ms, page p95 ${round1(rows.at(-1)!.fullP95)} ms`);
+      }
+    } finally {
+      figures = await load.stop();
+    }
+    return { rows, load: figures };
+  } finally {
+    await server.stop();
+    await copy.drop();
+  }
+}
 
 /**
  * The Overview dashboard (`GET /projects/:id`): the full page and the htmx fragment its panels

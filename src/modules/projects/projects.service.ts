@@ -171,7 +171,9 @@ export class ProjectsService {
   async removeReviewStage(access: ProjectAccess, stageId: number): Promise<IStage> {
     return this.em.transactional(async (em) => {
       await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      const stage = await em.findOne(Stage, { id: stageId, project: access.project });
+      // for update: a transition into this stage holds it `for key share` (workflow/stage-lock.ts), so
+      // the counts below see every task that entered it, or the transition finds it gone
+      const stage = await em.findOne(Stage, { id: stageId, project: access.project }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       if (!stage || stage.kind !== 'review') throw notFound('No such review stage');
       const used = (await em.count(Task, { stage })) + (await em.count(Assignment, { stage })) + (await em.count(AnswerSet, { stage }));
       if (used > 0) {

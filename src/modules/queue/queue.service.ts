@@ -7,6 +7,7 @@ import type { OutputField } from '../projects/project.entity.ts';
 import { answerViews, inputViews, scoreText, type AnswerView, type InputView } from '../tasks/task-detail.service.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
+import { STAGE_REMOVED } from '../workflow/stage-lock.ts';
 import { Workflow, type Moved } from '../workflow/workflow.ts';
 import type { TokenAccess } from './token-access.ts';
 import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueCounts, type QueueRow, type WorkRow } from './queue.repository.ts';
@@ -251,6 +252,8 @@ export class QueueService {
         throw conflict(READ_ONLY);
       case 'stale':
         throw staleSave(await this.repo.openAnswerSet(taskId), JSON.parse(answers!.json) as Answers);
+      case 'stage_removed':
+        throw conflict(STAGE_REMOVED(row.stage ?? 'The next stage'));
     }
   }
 

@@ -21,7 +21,7 @@ export interface FinalizeArgs {
 }
 
 /** What the statement found: `ok`, or why nothing was changed. */
-export type FinalizeVerdict = 'ok' | 'not_found' | 'not_yours' | 'issue' | 'read_only' | 'stale';
+export type FinalizeVerdict = 'ok' | 'not_found' | 'not_yours' | 'issue' | 'read_only' | 'stale' | 'stage_removed';
 
 export interface FinalizeRow {
   verdict: FinalizeVerdict;
@@ -54,6 +54,11 @@ export function finalizeSql(a: FinalizeArgs): RawBuilder<FinalizeRow> {
         as r(from_id, from_name, from_kind, to_id, to_name, to_kind)
       join task on task.stage_id = r.from_id
     ),
+    -- a review stage the task enters is locked against its removal, as a key check would (stage-lock.ts)
+    target as (
+      select s.id from stages s join route on s.id = route.to_id where route.to_kind = 'review'
+      for key share of s
+    ),
     checked as (
       select case when task.id is null then 'not_found'
                   when task.assignee_id is distinct from ${a.userId}::bigint or task.assignment_status is null then 'not_yours'
@@ -67,6 +72,7 @@ export function finalizeSql(a: FinalizeArgs): RawBuilder<FinalizeRow> {
       select task.id, task.stage_id, task.assignment_id, ${a.userId}::bigint, 'submission', ${a.answers?.json ?? null}::jsonb, 1, true
       from task, route, checked
       where ${has}::boolean and checked.verdict = 'ok' and route.from_kind = 'label'
+        and (route.to_kind <> 'review' or exists (select from target))
         and (${a.answers?.version ?? 0}::int = 0 or exists (select from answer_sets s where s.assignment_id = task.assignment_id))
       on conflict (assignment_id) do update set answers = excluded.answers, version = answer_sets.version + 1, submitted = true, updated_at = now()
         where answer_sets.version = ${a.answers?.version ?? 0}::int
@@ -74,7 +80,8 @@ export function finalizeSql(a: FinalizeArgs): RawBuilder<FinalizeRow> {
     ),
     go as (
       select route.* from route, checked
-      where checked.verdict = 'ok' and (not ${has}::boolean or route.from_kind <> 'label' or exists (select from saved))
+      where checked.verdict = 'ok' and (route.to_kind <> 'review' or exists (select from target))
+        and (not ${has}::boolean or route.from_kind <> 'label' or exists (select from saved))
     ),
     finished as (
       update assignments x set status = 'finalized', outcome = case when go.from_kind = 'review' then 'accepted' end, finalized_at = now(), updated_at = now()
@@ -117,7 +124,11 @@ export function finalizeSql(a: FinalizeArgs): RawBuilder<FinalizeRow> {
                                 'assignee', (select u.name from ins join users u on u.id = ins.user_id))
       from task, go
     )
-    select case when checked.verdict = 'ok' and not exists (select from go) then 'stale' else checked.verdict end as verdict,
-           (select to_id from go)::text as stage_id, (select to_name from go) as stage, (select state from moved) as state
+    select case when checked.verdict <> 'ok' or exists (select from go) then checked.verdict
+                when exists (select from route where route.to_kind = 'review') and not exists (select from target) then 'stage_removed'
+                else 'stale' end as verdict,
+           (select to_id from go)::text as stage_id,
+           -- the stage moved into, or (stage_removed) the one that was not there any more
+           coalesce((select to_name from go), (select to_name from route)) as stage, (select state from moved) as state
     from checked`;
 }

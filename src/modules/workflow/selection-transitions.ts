@@ -141,6 +141,7 @@ export function selectionTransition(id: SelectionTransitionId, p: TransitionPara
         // into Ground Truth: the completion step (completed, and waiting for the webhook if there is one)
         set: sql`stage_id = ${target.id}::bigint, state = ${stateIn(target)}, delivery_status = ${terminal ? deliveryStatusOnCompletion(Boolean(ctx.webhook)) : null}::text`,
         completes: terminal ? { webhook: Boolean(ctx.webhook) } : undefined,
+        enters: target,
         before: sql`jsonb_build_object('stage', sel.stage_name, 'state', sel.state, ${ASSIGNEE_BEFORE})`,
         after: sql`jsonb_build_object('stage', ${target.name}::text, 'state', ${stateIn(target)}, 'assignee', nu.name)`,
         close: 'superseded',

@@ -1,5 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
+import type { StageInfo } from '../projects/project-access.ts';
+import { lockStageForEntry } from './stage-lock.ts';
 import type { AssignmentKind } from './task-states.ts';
 
 /**
@@ -22,6 +24,8 @@ export interface SelectionTransition {
   open?: { kind: AssignmentKind; stage: RawBuilder<unknown> };
   /** per task: who gets the new assignment */
   newUser?: RawBuilder<unknown>;
+  /** the stage the changed tasks enter (a review stage is locked against its removal) */
+  enters?: StageInfo;
   /** the tasks enter Ground Truth: with a webhook, the completion step queues a delivery for each changed one (see completion.ts) */
   completes?: { webhook: boolean };
 }
@@ -71,6 +75,7 @@ export class SelectionWriter {
    */
   async apply(action: SelectionTransition, where: RawBuilder<unknown>, opts: ChunkOptions): Promise<ChunkResult> {
     const db = this.em.getKysely();
+    if (action.enters) await lockStageForEntry(this.em, action.enters);
     const selection = sql`
       select ${SELECTED}, ${action.newUser ?? sql`null::bigint`} as new_user_id, ${action.skip} as reason
       from tasks t

@@ -8,6 +8,7 @@ import { nextWorkSql, type ClaimArgs, type ClaimedRow } from './claim-sql.ts';
 import { finalizeSql, type FinalizeArgs, type FinalizeRow } from './finalize-sql.ts';
 import { deliveryStatusOnCompletion, queueDeliveries } from './completion.ts';
 import { preAssignee } from './pre-assign-sql.ts';
+import { lockStageForEntry } from './stage-lock.ts';
 import { SelectionWriter, type ChunkOptions, type ChunkResult, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
 
 /** The task a single-task transition acts on: locked by the caller, with its open assignment. */
@@ -296,6 +297,7 @@ export class Workflow {
    */
   private async finishAndEnter(task: HeldTask, outcome: 'accepted' | 'rejected' | 'corrected' | null, stage: StageInfo, opts: { state: string; assignTo?: number | null; kind?: AssignmentKind; deliveryStatus?: string | null; submittedBy?: number | null; event: { actorId: number; kind: string; before: Record<string, unknown>; note?: string } }): Promise<void> {
     const e = opts.event;
+    await lockStageForEntry(this.em, stage);
     const terminal = stage.kind === 'ground_truth';
     const who = terminal ? sql`null::bigint` : opts.assignTo ? sql`${opts.assignTo}::bigint` : preAssignee(stage);
     const kind = opts.assignTo ? (opts.kind ?? 'manual') : 'preassign';
