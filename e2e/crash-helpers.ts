@@ -47,7 +47,7 @@ export async function startBulkPriority(databaseUrl: string, db: pg.Client, task
     [projectId, adminId],
   )).rows;
   await sendJob(databaseUrl, jobName, { operationId });
-  const operation = async () => (await db.query('select status, total, processed, changed, skipped, last_task_id::int as "lastTaskId" from bulk_operations where id = $1', [operationId])).rows[0];
+  const operation = async () => (await db.query('select status, total, processed, changed, skipped, resume_after::text as "resumeAfter" from bulk_operations where id = $1', [operationId])).rows[0];
   for (const deadline = Date.now() + 120_000; (await operation()).processed < chunkSize;) {
     if (Date.now() > deadline) throw new Error('the bulk job did not commit its first chunk in 2 minutes');
     await new Promise((r) => setTimeout(r, 50));

@@ -280,11 +280,11 @@ describe('Bulk actions on the task list', () => {
       expect(page.text).not.toContain('http-equiv="refresh"');
     });
 
-    it('a retried job resumes after the last committed chunk', async () => {
+    it('a retried job resumes each lane after its last committed chunk', async () => {
       const [op] = await t.sql<{ id: string }>(
-        `insert into bulk_operations (project_id, action, params, selection, status, total, processed, changed, last_task_id, created_by_id)
+        `insert into bulk_operations (project_id, action, params, selection, status, total, processed, changed, resume_after, created_by_id)
          values ($1, 'unhold', '{}', $2, 'running', 6000, 3000, 3000,
-                 (select id from tasks where project_id = $1 and name = 'big-3000'), $3) returning id`,
+                 (select array[id, id] from tasks where project_id = $1 and name = 'big-3000'), $3) returning id`,
         [projectId, JSON.stringify({ filter: 'batch=big&batch_match=exact', excluded: [] }), adminId],
       );
       await t.services().bulk.runNow(Number(op.id));
@@ -292,6 +292,24 @@ describe('Bulk actions on the task list', () => {
       expect(row).toMatchObject({ status: 'completed', processed: 6000, changed: 6000 });
       // only the second half was touched by this run
       expect((await t.sql(`select count(*)::int as n from tasks where project_id = $1 and client_batch_id = 'big' and held`, [projectId]))[0]).toEqual({ n: 3000 });
+    });
+
+    it('two runners of one job (a worker thought dead that was not) change and count every task once', async () => {
+      const [op] = await t.sql<{ id: string }>(
+        `insert into bulk_operations (project_id, action, params, selection, created_by_id) values ($1, 'priority', '{"priority": 9}', $2, $3) returning id`,
+        [projectId, JSON.stringify({ filter: 'batch=big&batch_match=exact', excluded: [] }), adminId],
+      );
+      const runs = await Promise.allSettled([t.services().bulk.runNow(Number(op.id)), t.services().bulk.runNow(Number(op.id))]);
+      // the runner that lost the race for a lane has its chunk rolled back (or found nothing left to do)
+      for (const run of runs) if (run.status === 'rejected') expect(String(run.reason)).toMatch(/moved on under this runner/);
+      const [row] = await t.sql<Record<string, any>>('select status, processed, changed from bulk_operations where id = $1', [op.id]);
+      expect(row).toEqual({ status: 'completed', processed: 6000, changed: 6000 });
+      const [counts] = await t.sql<Record<string, number>>(
+        `select (select count(*)::int from tasks where project_id = $1 and client_batch_id = 'big' and priority = 9) as tasks,
+                (select count(*)::int from task_events where project_id = $1 and kind = 'priority_changed' and after ->> 'priority' = '9') as events`,
+        [projectId],
+      );
+      expect(counts).toEqual({ tasks: 6000, events: 6000 });
     });
   });
 });

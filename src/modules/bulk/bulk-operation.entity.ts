@@ -16,8 +16,7 @@ export const BulkOperation = defineEntity({
     total: p.integer().default(0),
     processed: p.integer().default(0),
     changed: p.integer().default(0),
-    /** tasks are processed in id order; the last one done, so a retried job resumes after it */
-    lastTaskId: p.bigint('number').default(0),
+    // resume_after (one last task per lane) is read and written by BulkRepository only
     skipped: p.json<Record<string, number>>().onCreate(() => ({})),
     errorMessage: p.text().nullable(),
     createdBy: () => p.manyToOne(User).nullable().deleteRule('set null'),

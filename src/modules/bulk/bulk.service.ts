@@ -1,4 +1,4 @@
-import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
 import type { PgBoss } from 'pg-boss';
 import { notFound, unprocessable } from '../../lib/errors.ts';
@@ -13,7 +13,7 @@ import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
 import { BulkRepository } from './bulk.repository.ts';
 import { ArchivesRepository } from '../archives/archives.repository.ts';
 import { selectionTransition, type SelectionTransitionId, type TransitionContext } from '../workflow/selection-transitions.ts';
-import { addSkipped, CHUNK_SIZE, type PriorityItem } from '../workflow/selection-writer.ts';
+import { CHUNK_SIZE, type PriorityItem } from '../workflow/selection-writer.ts';
 import { Workflow } from '../workflow/workflow.ts';
 
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
@@ -141,17 +141,11 @@ export class BulkService {
     const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
     const transition = selectionTransition(transitionOf(action), params, { ...context, archiveId });
     // progress lives on the row (committed with each chunk); `op` is only read from here on
-    const chunks = { projectId: access.project.id, actorId: actor.id, afterId: op.lastTaskId, limit: CHUNK_SIZE, signal };
-    await new Workflow(this.em, this.boss).applyInChunks(transition, where, chunks, async (em, chunk, afterId) => {
-      const row = await em.findOneOrFail(BulkOperation, op.id, { refresh: true, lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (row.lastTaskId !== afterId || row.status !== 'running') throw new Error(`bulk operation ${op.id} moved on under this runner; its chunk after task ${afterId} is undone`);
-      row.processed += chunk.seen;
-      row.changed += chunk.changed;
-      row.skipped = addSkipped(row.skipped, chunk.skipped);
-      row.lastTaskId = chunk.lastId;
-      // tasks may have joined the filter since it was counted
-      row.total = Math.max(row.total, row.processed);
-      await em.flush();
+    const chunks = { projectId: access.project.id, actorId: actor.id, afterIds: await this.repo.resumePoints(op.id), limit: CHUNK_SIZE, signal };
+    await new Workflow(this.em, this.boss).applyInChunks(transition, where, chunks, async (em, chunk, lane, afterId) => {
+      if (!(await new BulkRepository(em).recordChunk(op.id, lane, afterId, chunk))) {
+        throw new Error(`bulk operation ${op.id} moved on under this runner; its chunk after task ${afterId} (lane ${lane}) is undone`);
+      }
       if (archiveId) await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
     });
     if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);

@@ -33,6 +33,13 @@ export interface SelectionTransition {
 /** A chunked transition (a bulk job, auto-archiving) works in chunks of this many tasks, one transaction each. */
 export const CHUNK_SIZE = 100_000;
 
+/**
+ * A chunked transition walks its selection in this many lanes side by side (task id modulo
+ * LANES), each on its own connection: a single UPDATE uses one core, and most of a transition's
+ * time is PostgreSQL maintaining the indexes of the rows it changes. The lanes lock disjoint tasks.
+ */
+export const LANES = 2;
+
 export interface ChunkResult {
   /** tasks looked at */
   seen: number;
@@ -51,6 +58,8 @@ export interface ChunkOptions {
   afterId?: number;
   /** at most this many tasks, in id order */
   limit?: number;
+  /** only the tasks of this lane of a chunked walk (id modulo LANES) */
+  lane?: number;
 }
 
 /** Columns of the locked selection every action can read. */
@@ -81,7 +90,7 @@ export class SelectionWriter {
       from tasks t
       join stages st on st.id = t.stage_id
       left join users u on u.id = t.assignee_id
-      where ${where} and t.id > ${opts.afterId ?? 0}
+      where ${where} and t.id > ${opts.afterId ?? 0} ${opts.lane === undefined ? sql`` : sql`and t.id % ${sql.lit(LANES)} = ${sql.lit(opts.lane)}`}
       order by t.id
       ${opts.limit ? sql`limit ${opts.limit}` : sql``}
       for update of t`;
@@ -206,11 +215,4 @@ function summarize(rows: { reason: string | null; n: number; last_id: string; id
     } else result.skipped[r.reason] = r.n;
   }
   return result;
-}
-
-/** Adds one chunk's skip counts to a running total. */
-export function addSkipped(total: Record<string, number>, more: Record<string, number>): Record<string, number> {
-  const out = { ...total };
-  for (const [reason, n] of Object.entries(more)) out[reason] = (out[reason] ?? 0) + n;
-  return out;
 }

@@ -9,7 +9,7 @@ import { finalizeSql, type FinalizeArgs, type FinalizeRow } from './finalize-sql
 import { deliveryStatusOnCompletion, queueDeliveries } from './completion.ts';
 import { preAssignee } from './pre-assign-sql.ts';
 import { lockStageForEntry } from './stage-lock.ts';
-import { SelectionWriter, type ChunkOptions, type ChunkResult, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
+import { LANES, SelectionWriter, type ChunkOptions, type ChunkResult, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
 
 /** The task a single-task transition acts on: locked by the caller, with its open assignment. */
 export interface HeldTask {
@@ -76,27 +76,41 @@ export class Workflow {
   }
 
   /**
-   * Applies a selection transition chunk by chunk in id order, each chunk in its own transaction
-   * together with whatever `onChunk` records (progress, counters), so a crash loses nothing and a
-   * re-run resumes after `afterId`. `afterId` is handed to `onChunk` as where the chunk started.
+   * Applies a selection transition chunk by chunk in id order, in LANES lanes side by side (each
+   * on its own connection, over the tasks whose id modulo LANES is its number). Each chunk commits
+   * in its own transaction together with whatever `onChunk` records (progress, counters), so a
+   * crash loses nothing and a re-run resumes each lane after its `afterIds[lane]`, handed to
+   * `onChunk` as where the chunk started. A lane that fails lets the others finish their chunk,
+   * then the first error is thrown.
    */
   async applyInChunks(
     transition: SelectionTransition,
     where: RawBuilder<unknown>,
-    opts: ChunkOptions & { afterId: number; limit: number; signal?: AbortSignal },
-    onChunk: (em: EntityManager, chunk: ChunkResult, afterId: number) => Promise<void>,
+    opts: ChunkOptions & { afterIds: number[]; limit: number; signal?: AbortSignal },
+    onChunk: (em: EntityManager, chunk: ChunkResult, lane: number, afterId: number) => Promise<void>,
   ): Promise<void> {
-    let afterId = opts.afterId;
-    for (;;) {
-      opts.signal?.throwIfAborted();
-      const chunk = await this.em.transactional(async (tx) => {
-        const applied = await new Workflow(tx, this.boss).applyToSelection(transition, where, { ...opts, afterId });
-        if (applied.seen > 0) await onChunk(tx, applied, afterId);
-        return applied;
-      });
-      if (chunk.seen < opts.limit) return;
-      afterId = chunk.lastId;
-    }
+    if (opts.afterIds.length !== LANES) throw new Error(`a chunked walk resumes ${LANES} lanes, not ${opts.afterIds.length}`);
+    let failed = false;
+    const walk = async (lane: number) => {
+      let afterId = opts.afterIds[lane];
+      const em = this.em.fork();
+      while (!failed) {
+        opts.signal?.throwIfAborted();
+        const chunk = await em.transactional(async (tx) => {
+          const applied = await new Workflow(tx, this.boss).applyToSelection(transition, where, { ...opts, afterId, lane });
+          if (applied.seen > 0) await onChunk(tx, applied, lane, afterId);
+          return applied;
+        });
+        if (chunk.seen < opts.limit) return;
+        afterId = chunk.lastId;
+      }
+    };
+    const outcomes = await Promise.allSettled(opts.afterIds.map((_, lane) => walk(lane).catch((err: unknown) => {
+      failed = true;
+      throw err;
+    })));
+    const error = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (error) throw error.reason;
   }
 
   /** RedBrick's priority call: a priority and/or score per task, one statement, one event per changed task. */
