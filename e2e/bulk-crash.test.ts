@@ -17,7 +17,7 @@ afterAll(async () => {
 type Operation = Record<string, any>;
 
 /**
- * A bulk "set priority" over 400,000 tasks, interrupted by `signal` after its first chunk
+ * A bulk "set priority" over 4 chunks of tasks (CHUNK_SIZE), interrupted by `signal` after its first chunk
  * committed; a new server is started at once. Asserts what holds after either signal and returns
  * how long the job took to resume; `atStop` checks what the signal itself must leave behind.
  */

@@ -30,8 +30,12 @@ export interface SelectionTransition {
   completes?: { webhook: boolean };
 }
 
-/** A chunked transition (a bulk job, auto-archiving) works in chunks of this many tasks, one transaction each. */
-export const CHUNK_SIZE = 100_000;
+/**
+ * A chunked transition (a bulk job, auto-archiving) works in chunks of this many tasks per lane,
+ * one transaction each: LANES chunks are in flight at once, and a stopping server waits for them
+ * (up to 15 s, see plugins/app/boss.ts) before it hands the job back.
+ */
+export const CHUNK_SIZE = 50_000;
 
 /**
  * A chunked transition walks its selection in this many lanes side by side (task id modulo
