@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { isFormError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
@@ -75,7 +75,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.add(access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
       reply.flash('success', `${member.user.name} added as ${member.role}.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
       return renderMembers(request, reply, access, { errors: details, values }, 422);
     }
@@ -94,7 +94,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.update(access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
       reply.flash('success', `${member.user.name} updated.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/members`, 303);
@@ -107,7 +107,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.remove(access, memberId);
       reply.flash('success', `${member.user.name} removed from the project.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/members`, 303);

@@ -40,7 +40,7 @@ export class UsersService {
 
   /** Creates an account with a password, or with an invite link when no password is given. */
   async create(input: { email: string; name: string; password?: string; isAdmin?: boolean }): Promise<{ user: IUser; inviteToken?: string }> {
-    if (await this.users.findByEmail(input.email)) throw unprocessable('A user with this email already exists', { email: 'A user with this email already exists' });
+    if (await this.users.findByEmail(input.email)) throw conflict('A user with this email already exists', { email: 'A user with this email already exists' });
     const user = this.em.create(User, {
       email: normalizeEmail(input.email),
       name: input.name,
@@ -54,7 +54,7 @@ export class UsersService {
 
   async update(id: number, input: { name: string; isAdmin: boolean }, actor: IUser): Promise<IUser> {
     const user = await this.get(id);
-    if (user.id === actor.id && !input.isAdmin) throw unprocessable('You cannot remove your own admin rights', { isAdmin: 'You cannot remove your own admin rights' });
+    if (user.id === actor.id && !input.isAdmin) throw conflict('You cannot remove your own admin rights', { isAdmin: 'You cannot remove your own admin rights' });
     user.name = input.name;
     user.isAdmin = input.isAdmin;
     await this.em.flush();
@@ -89,7 +89,7 @@ export class UsersService {
 
   async setActive(id: number, active: boolean, actor: IUser): Promise<IUser> {
     const user = await this.get(id);
-    if (user.id === actor.id && !active) throw unprocessable('You cannot deactivate yourself');
+    if (user.id === actor.id && !active) throw conflict('You cannot deactivate yourself');
     user.active = active;
     user.sessionVersion += 1;
     await this.em.flush();
