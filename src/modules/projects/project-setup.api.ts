@@ -82,7 +82,7 @@ const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'createProject', tags: ['projects'],
       summary: 'Create a project (instance admins): Label, the review stages, Ground Truth; you become its admin',
       body: ProjectCreate,
-      response: { 201: ProjectBody, ...errors },
+      response: { 201: ProjectBody, 401: ErrorResponse, 403: ErrorResponse, 422: ErrorResponse },
     },
   }, async (request, reply) => {
     const user = requireInstanceAdminApi(request);

@@ -25,12 +25,16 @@ const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Add a review stage (Review_<n+1>) just before Ground Truth; at most 10',
       description: 'Its review percentage is `reviewPercent`, 100 when left out.',
       params: ProjectParams,
-      body: Type.Optional(Type.Object({ reviewPercent: Type.Optional(ReviewPercent) }, { additionalProperties: false })),
+      body: Type.Object({ reviewPercent: Type.Optional(ReviewPercent) }, { additionalProperties: false }),
       response: { 201: StageBody, ...errors, 409: ErrorResponse },
+    },
+    // a POST without a body is the same as `{}`
+    preValidation: async (request) => {
+      request.body ??= {};
     },
   }, async (request, reply) => {
     const access = await adminAccess(request, request.params.projectId);
-    const stage = await request.services.projects.addReviewStage(access, request.body?.reviewPercent ?? 100);
+    const stage = await request.services.projects.addReviewStage(access, request.body.reviewPercent ?? 100);
     return reply.code(201).send(toStage(stage));
   });
 

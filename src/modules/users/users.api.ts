@@ -35,7 +35,7 @@ const toUser = (u: IUser) => ({
 /** User accounts in the JSON API (instance admins), with the admin pages' rules. API tokens stay made in the web UI. */
 const usersApi: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fastify, opts) => {
   fastify.get('/users', {
-    schema: { operationId: 'listUsers', tags: ['users'], summary: 'Every user account, active first (instance admins)', response: { 200: Type.Object({ items: Type.Array(UserAccount) }), ...errors } },
+    schema: { operationId: 'listUsers', tags: ['users'], summary: 'Every user account, active first (instance admins)', response: { 200: Type.Object({ items: Type.Array(UserAccount) }), 401: ErrorResponse, 403: ErrorResponse } },
   }, async (request) => {
     requireInstanceAdminApi(request);
     return { items: (await request.services.users.users.list()).map(toUser) };
@@ -57,7 +57,7 @@ const usersApi: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fasti
         password: Type.Optional(Type.String({ description: '10–200 characters; leave it out to get an invite link valid for 7 days' })),
         isAdmin: Type.Optional(Type.Boolean({ default: false, description: 'Instance admin' })),
       }, { additionalProperties: false }),
-      response: { 201: Type.Object({ user: UserAccount, invite: Nullable(Invite) }), ...errors, 409: ErrorResponse },
+      response: { 201: Type.Object({ user: UserAccount, invite: Nullable(Invite) }), 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse },
     },
   }, async (request, reply) => {
     requireInstanceAdminApi(request);
