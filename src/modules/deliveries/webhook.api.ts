@@ -62,11 +62,12 @@ const webhookApi: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = request.requireUser();
     const access = await adminAccess(request, request.params.projectId);
     const project = access.project;
-    if (!project.webhookUrl) throw conflict('Set a webhook URL first: the secret signs its calls');
+    // the same save as the page's "Generate a new secret" box: it makes one only for a set URL
     const { newSecret } = await request.services.deliveries.updateWebhook(access, user, {
-      url: project.webhookUrl, allowedHosts: project.webhookAllowedHosts ?? [], regenerateSecret: true,
+      url: project.webhookUrl ?? '', allowedHosts: project.webhookAllowedHosts ?? [], regenerateSecret: true,
     });
-    return { secret: newSecret! };
+    if (!newSecret) throw conflict('Set a webhook URL first: the secret signs its calls');
+    return { secret: newSecret };
   });
 };
 

@@ -34,9 +34,10 @@ const toMember = (m: IProjectMember) => ({
 /** Stage access given by ids or names, as ids: each must name a stage members work in (not Ground Truth). */
 function stageIdsOf(access: ProjectAccess, refs: Array<number | string>): number[] {
   const workStages = access.stages.filter((s) => WORK_STAGE_KINDS.includes(s.kind));
-  const unknown = refs.filter((ref) => !findStage(workStages, ref));
+  const found = refs.map((ref) => ({ ref, stage: findStage(workStages, ref) }));
+  const unknown = found.filter((f) => !f.stage).map((f) => f.ref);
   if (unknown.length) throw unprocessable(`Unknown stage: ${unknown.join(', ')}`, { stages: `No label or review stage is called or numbered ${unknown.map((r) => `“${r}”`).join(', ')}` });
-  return refs.map((ref) => findStage(workStages, ref)!.id);
+  return found.flatMap((f) => (f.stage ? [f.stage.id] : []));
 }
 
 /** Project members in the JSON API (project admins), with the Members page's rules. */
