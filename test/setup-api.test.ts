@@ -125,6 +125,12 @@ describe('project setup API', () => {
     const off = await call('patch', project('')).send({ autoArchiveAfterDays: null, instructionsUrl: null, autoAssign: false });
     expect(off.body).toMatchObject({ instructionsUrl: null, settings: { autoArchiveAfterDays: null, autoAssign: false, reservationMinutes: 30 } });
     expect(await projectRow()).toMatchObject({ slug: 'fixture-renamed', reservation_minutes: 30, auto_archive_after_days: null, auto_assign: false, instructions_url: null });
+    // the settings page shows what the API saved
+    const admin = agent(t.app);
+    await submitForm(admin, '/login', '/login', { email: 'admin@example.org', password: PASSWORD });
+    const page = (await admin.get(project('/settings'))).text;
+    expect(page).toMatch(/name="slug"[^>]*value="fixture-renamed"/);
+    expect(page).toMatch(/name="reservationMinutes"[^>]*value="30"/);
 
     const clash = await call('patch', project('')).send({ slug: other.slug });
     expect(clash.status).toBe(409);
@@ -262,6 +268,13 @@ describe('project setup API', () => {
     expect(added.status, added.text).toBe(201);
     expect(added.body).toMatchObject({ role: 'manager', user: { email: 'nora@example.org' }, stages: [{ id: Number(label.id), name: 'Label' }, { id: Number(review.id), name: 'Review_1' }] });
     expect(await memberRow('nora@example.org')).toMatchObject({ role: 'manager', stages: ['Label', 'Review_1'] });
+    // the Members page shows what the API did
+    const admin = agent(t.app);
+    await submitForm(admin, '/login', '/login', { email: 'admin@example.org', password: PASSWORD });
+    const page = (await admin.get(project('/members'))).text;
+    const row = page.slice(page.indexOf('nora@example.org'), page.indexOf('</tr>', page.indexOf('nora@example.org')));
+    expect(row).toContain('<option value="manager" selected>');
+    expect(row).toContain('Label, Review_1');
 
     const again = await call('post', project('/members')).send({ email: 'nora@example.org', role: 'member' });
     expect(again.status).toBe(409);
