@@ -191,7 +191,12 @@ describe('project setup API', () => {
     expect((await call('delete', project('/stages/Label'))).status).toBe(404);
     expect((await call('delete', project('/stages/Review_2'))).status).toBe(404);
 
-    for (let n = 0; n < 9; n++) expect((await call('post', project('/stages')).send({})).status).toBe(201);
+    // stage changes of one project run one at a time: calls at the same moment get distinct stages
+    const together = await Promise.all([1, 2, 3].map(() => call('post', project('/stages'))));
+    expect(together.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(new Set(together.map((r) => r.body.name))).toEqual(new Set(['Review_2', 'Review_3', 'Review_4']));
+    expect((await stages()).map((s) => s.position)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (let n = 0; n < 6; n++) expect((await call('post', project('/stages')).send({})).status).toBe(201);
     const eleventh = await call('post', project('/stages'));
     expect(eleventh.status).toBe(409);
     expect(eleventh.body.message).toContain('at most 10 review stages');
@@ -368,6 +373,9 @@ describe('project setup API', () => {
     const dup = await call('post', '/users').send({ name: 'Ivy Again', email: 'IVY@example.org', password: PASSWORD });
     expect(dup.status).toBe(409);
     expect(dup.body.details).toEqual({ email: 'A user with this email already exists' });
+    // two calls at the same moment: one account, and a clear 409 for the other (never a 500)
+    const racing = await Promise.all([1, 2].map((n) => call('post', '/users').send({ name: `Rae ${n}`, email: 'rae@example.org', password: PASSWORD })));
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 409]);
     const bad = await call('post', '/users').send({ name: '', email: 'not-an-email', password: 'short' });
     expect(bad.status).toBe(422);
     expect(Object.keys(bad.body.details).sort()).toEqual(['email', 'name', 'password']);

@@ -4,6 +4,7 @@ import { isFormError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
+import { WORK_STAGE_KINDS } from './members.service.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
 
 const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
@@ -46,7 +47,7 @@ async function renderMembers(
       members,
       candidates,
       // stage access is about working stages: nobody works in Ground Truth
-      workStages: stages.filter((s) => s.kind !== 'ground_truth'),
+      workStages: stages.filter((s) => WORK_STAGE_KINDS.includes(s.kind)),
       roles: PROJECT_ROLES,
       errors: form.errors ?? {},
       values: form.values ?? { email: '', role: 'member', stageIds: [] },

@@ -1,5 +1,5 @@
 import { ApiTokensRepository } from '../api-tokens/api-tokens.repository.ts';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, unprocessable } from '../../lib/errors.ts';
 import { hashPassword, newToken, sha256, verifyPassword } from '../../lib/secrets.ts';
 import { User, type IUser } from './user.entity.ts';
@@ -40,7 +40,8 @@ export class UsersService {
 
   /** Creates an account with a password, or with an invite link when no password is given. */
   async create(input: { email: string; name: string; password?: string; isAdmin?: boolean }): Promise<{ user: IUser; inviteToken?: string }> {
-    if (await this.users.findByEmail(input.email)) throw conflict('A user with this email already exists', { email: 'A user with this email already exists' });
+    const taken = () => conflict('A user with this email already exists', { email: 'A user with this email already exists' });
+    if (await this.users.findByEmail(input.email)) throw taken();
     const user = this.em.create(User, {
       email: normalizeEmail(input.email),
       name: input.name,
@@ -48,7 +49,13 @@ export class UsersService {
       passwordHash: input.password ? await hashPassword(input.password) : null,
     });
     const inviteToken = input.password ? undefined : this.issueInvite(user);
-    await this.em.flush();
+    try {
+      await this.em.flush();
+    } catch (err) {
+      // created at the same moment by another call
+      if (err instanceof UniqueConstraintViolationException) throw taken();
+      throw err;
+    }
     return { user, inviteToken };
   }
 
