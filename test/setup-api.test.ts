@@ -40,7 +40,10 @@ describe('project setup API', () => {
   it('sets a project up from nothing: project, stages, schemas, user, member, webhook; a task uploaded is requested by the member', async () => {
     const created = await call('post', '/projects').send({ name: 'Street scenes', description: 'Cars and buses', reviewStages: 0 });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'Street scenes', slug: 'street-scenes', description: 'Cars and buses', role: 'admin', inputSchema: [], outputSchema: [] });
+    expect(created.body).toMatchObject({
+      name: 'Street scenes', slug: 'street-scenes', description: 'Cars and buses', instructionsUrl: null, role: 'admin', inputSchema: [], outputSchema: [],
+      settings: { autoAssign: true, queueSize: 1, reservationMinutes: 120, autoArchiveAfterDays: null },
+    });
     const id = created.body.id as number;
     expect((await stages(id)).map((s) => s.name)).toEqual(['Label', 'Ground Truth']);
     const p = (path: string) => `/projects/${id}${path}`;
