@@ -178,6 +178,6 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(queueRoutes);
   await fastify.register(deliveriesRoutes);
   await fastify.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
-  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES });
+  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL });
 
 }

@@ -18,3 +18,6 @@ export const unprocessable = (message: string, details?: unknown) => new HttpErr
 export const unauthorized = (message = 'Authentication required') => new HttpError(401, 'unauthorized', message);
 /** what the API answers without a valid token */
 export const TOKEN_REQUIRED = 'Send a valid API token as "Authorization: Bearer <token>"';
+
+/** A refusal a form shows next to its fields: bad input (422), or a clash with what exists (409). */
+export const isFormError = (err: unknown): err is HttpError => err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 409);

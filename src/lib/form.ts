@@ -1,5 +1,6 @@
 import { Type, type TSchema, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { unprocessable } from './errors.ts';
 
 export type FieldErrors = Record<string, string>;
 export type FormResult<T> = { ok: true; value: T } | { ok: false; errors: FieldErrors };
@@ -39,3 +40,9 @@ export function parseForm<S extends TSchema>(schema: S, body: unknown): FormResu
 
 /** Body schema of an HTML form route: any fields, checked afterwards by parseForm (so errors re-render). */
 export const FormBody = Type.Record(Type.String(), Type.Unknown());
+
+/** The JSON API runs a form's rules too: a failure is one 422 whose `details` give a message per field. */
+export function formValueOrThrow<T>(result: FormResult<T>): T {
+  if (!result.ok) throw unprocessable(Object.values(result.errors)[0] ?? 'The request is not valid', result.errors);
+  return result.value;
+}

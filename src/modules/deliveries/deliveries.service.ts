@@ -11,7 +11,8 @@ import { isInternalHost, newWebhookSecret, normalizeHosts, postSigned, resolveTa
 
 export interface WebhookSettings {
   url: string;
-  allowedHosts: string;
+  /** one host per line (the page's text area) or a list (the API) */
+  allowedHosts: string | string[];
   regenerateSecret?: boolean;
 }
 
@@ -52,7 +53,8 @@ export class DeliveriesService {
     return started.outcome;
   }
 
-  async updateWebhook(access: ProjectAccess, actor: IUser, input: WebhookSettings): Promise<void> {
+  /** Saves the webhook; returns the signing secret when this call made a new one (the first URL, or a rotation), else null. */
+  async updateWebhook(access: ProjectAccess, actor: IUser, input: WebhookSettings): Promise<{ newSecret: string | null }> {
     access.require('admin');
     const url = input.url.trim();
     const hosts = normalizeHosts(input.allowedHosts);
@@ -79,8 +81,10 @@ export class DeliveriesService {
     }
     project.webhookUrl = url || null;
     project.webhookAllowedHosts = hosts;
-    if (url && (!project.webhookSecret || input.regenerateSecret)) project.webhookSecret = newWebhookSecret();
+    const newSecret = url && (!project.webhookSecret || input.regenerateSecret) ? newWebhookSecret() : null;
+    if (newSecret) project.webhookSecret = newSecret;
     await this.em.flush();
+    return { newSecret };
   }
 
   /** The project's webhook secret, for its admins (the receiver needs it to verify signatures). */

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { isFormError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
+import { WORK_STAGE_KINDS } from './members.service.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
 
 const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
@@ -46,7 +47,7 @@ async function renderMembers(
       members,
       candidates,
       // stage access is about working stages: nobody works in Ground Truth
-      workStages: stages.filter((s) => s.kind !== 'ground_truth'),
+      workStages: stages.filter((s) => WORK_STAGE_KINDS.includes(s.kind)),
       roles: PROJECT_ROLES,
       errors: form.errors ?? {},
       values: form.values ?? { email: '', role: 'member', stageIds: [] },
@@ -75,7 +76,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.add(access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
       reply.flash('success', `${member.user.name} added as ${member.role}.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
       return renderMembers(request, reply, access, { errors: details, values }, 422);
     }
@@ -94,7 +95,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.update(access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
       reply.flash('success', `${member.user.name} updated.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/members`, 303);
@@ -107,7 +108,7 @@ export default async function membersRoutes(fastify: FastifyInstance) {
       const member = await request.services.members.remove(access, memberId);
       reply.flash('success', `${member.user.name} removed from the project.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/members`, 303);

@@ -1,10 +1,13 @@
 import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
-import { notFound, unprocessable } from '../../lib/errors.ts';
+import { conflict, notFound, unprocessable } from '../../lib/errors.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { Stage, type IStage } from '../stages/stage.entity.ts';
+import { Stage, type IStage, type StageKind } from '../stages/stage.entity.ts';
 import { User, type IUser } from '../users/user.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { ProjectMember, type IProjectMember, type ProjectRole } from './project-member.entity.ts';
+
+/** The stages stage access is about: nobody works in Ground Truth (it is terminal). */
+export const WORK_STAGE_KINDS: StageKind[] = ['label', 'review'];
 
 export interface MemberInput {
   role: ProjectRole;
@@ -30,7 +33,7 @@ export class MembersService {
     const user = await this.em.findOne(User, { email: normalizeEmail(email), active: true });
     if (!user) throw unprocessable('No active user has this email', { email: 'No active user has this email' });
     if (await this.em.findOne(ProjectMember, { project: access.project, user })) {
-      throw unprocessable('This user is already a member', { email: 'This user is already a member' });
+      throw conflict('This user is already a member', { email: 'This user is already a member' });
     }
     // everything is checked before the entity exists: a later query would auto-flush it
     const stages = await this.workStages(access, input.stageIds);
@@ -40,7 +43,7 @@ export class MembersService {
       await this.em.flush();
     } catch (err) {
       // added at the same moment by another admin
-      if (err instanceof UniqueConstraintViolationException) throw unprocessable('This user is already a member', { email: 'This user is already a member' });
+      if (err instanceof UniqueConstraintViolationException) throw conflict('This user is already a member', { email: 'This user is already a member' });
       throw err;
     }
     return member;
@@ -67,11 +70,11 @@ export class MembersService {
   /** A project admin (not an instance admin) would lock themselves out of these pages. */
   private refuseSelfLockout(access: ProjectAccess, member: IProjectMember, what: string): void {
     if (access.membership?.id === member.id && !member.user.isAdmin && member.role === 'admin') {
-      throw unprocessable(`You cannot ${what}: ask another project admin or an instance admin to do it.`);
+      throw conflict(`You cannot ${what}: ask another project admin or an instance admin to do it.`);
     }
   }
 
-  private async get(access: ProjectAccess, memberId: number): Promise<IProjectMember> {
+  async get(access: ProjectAccess, memberId: number): Promise<IProjectMember> {
     const member = await this.em.findOne(ProjectMember, { id: memberId, project: access.project }, { populate: ['stages', 'user'] });
     if (!member) throw notFound('No such member');
     return member;
@@ -79,7 +82,7 @@ export class MembersService {
 
   /** The label and review stages of the project with these ids (Ground Truth is terminal: nobody works in it). */
   private async workStages(access: ProjectAccess, stageIds: number[]): Promise<IStage[]> {
-    const stages = stageIds.length ? await this.em.find(Stage, { id: { $in: stageIds }, project: access.project, kind: { $ne: 'ground_truth' } }) : [];
+    const stages = stageIds.length ? await this.em.find(Stage, { id: { $in: stageIds }, project: access.project, kind: { $in: WORK_STAGE_KINDS } }) : [];
     if (stages.length !== new Set(stageIds).size) throw unprocessable('Unknown stage', { stageIds: 'Unknown stage' });
     return stages;
   }

@@ -5,9 +5,9 @@ import { ProjectParams } from './projects.schemas.ts';
 import type { IProject } from './project.entity.ts';
 import type { StageInfo } from './project-access.ts';
 
-const InputField = Type.Object({ name: Type.String(), type: Type.String(), required: Type.Boolean() });
-const OutputField = Type.Object({ name: Type.String(), type: Type.String(), options: Type.Optional(Type.Array(Type.String())) });
-const ProjectBody = Type.Object({
+export const InputField = Type.Object({ name: Type.String(), type: Type.String(), required: Type.Boolean() });
+export const OutputField = Type.Object({ name: Type.String(), type: Type.String(), options: Type.Optional(Type.Array(Type.String())) });
+export const ProjectBody = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   slug: Type.String(),
@@ -24,7 +24,7 @@ const ProjectBody = Type.Object({
   outputSchema: Type.Array(OutputField),
   createdAt: Type.String({ format: 'date-time' }),
 });
-const StageBody = Type.Object({
+export const StageBody = Type.Object({
   id: Type.Integer(),
   name: Type.String(),
   kind: Type.String({ enum: ['label', 'review', 'ground_truth'] }),
@@ -32,7 +32,7 @@ const StageBody = Type.Object({
   reviewPercent: Type.Integer(),
 });
 
-const toProject = (project: IProject, role: string) => ({
+export const toProject = (project: IProject, role: string) => ({
   id: project.id,
   name: project.name,
   slug: project.slug,
@@ -49,7 +49,7 @@ const toProject = (project: IProject, role: string) => ({
   outputSchema: project.outputSchema,
   createdAt: project.createdAt.toISOString(),
 });
-const toStage = (s: StageInfo) => ({ id: s.id, name: s.name, kind: s.kind, position: s.position, reviewPercent: s.reviewPercent });
+export const toStage = (s: StageInfo) => ({ id: s.id, name: s.name, kind: s.kind, position: s.position, reviewPercent: s.reviewPercent });
 
 export default async function projectsApi(fastify: FastifyInstance) {
   const errors = { 401: ErrorResponse, 404: ErrorResponse };

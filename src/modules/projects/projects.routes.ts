@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { isFormError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from './project-access.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
@@ -20,9 +20,9 @@ import {
 
 const DEFAULT_EMPTY_ROWS = 3;
 
-/** A 422 from a service whose `details` name form fields, as field errors. */
+/** A 422 or 409 from a service whose `details` name form fields, as field errors. */
 function fieldErrorsOf(err: unknown): FieldErrors | null {
-  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+  if (!isFormError(err)) return null;
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return details as FieldErrors;
   return { _form: err.message };
@@ -155,7 +155,7 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
       const stage = await request.services.projects.addReviewStage(access);
       reply.flash('success', `${stage.name} added before Ground Truth.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
@@ -168,7 +168,7 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
       const stage = await request.services.projects.removeReviewStage(access, stageId);
       reply.flash('success', `${stage.name} removed.`);
     } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
+      if (!isFormError(err)) throw err;
       reply.flash('error', err.message);
     }
     return reply.redirect(`/projects/${projectId}/settings#stages`, 303);

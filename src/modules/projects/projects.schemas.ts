@@ -1,13 +1,21 @@
 import { Type } from 'typebox';
+import { Value } from 'typebox/value';
 import { parseForm, type FieldErrors, type FormResult } from '../../lib/form.ts';
 import type { StageInfo } from './project-access.ts';
 import type { ProjectSettingsInput } from './projects.service.ts';
 
 export const ProjectParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }) });
 export const StageParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stageId: Type.Integer({ minimum: 1 }) });
+export const StageRefParams = Type.Object({
+  projectId: Type.Integer({ minimum: 1 }),
+  stage: Type.String({ minLength: 1, description: 'The stage: its name (e.g. Review_1) or its id' }),
+});
 export const SchemaQuery = Type.Object({
   rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 50, description: 'Empty rows shown below the existing fields' })),
 });
+
+/** The share of tasks a review stage samples; 0 disables the stage. */
+export const ReviewPercent = Type.Integer({ minimum: 0, maximum: 100, description: 'Share of tasks the review stage samples, 0–100 (0 disables it)' });
 
 const Checkbox = Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('true'), Type.Literal('1')]));
 
@@ -66,7 +74,7 @@ export function parseSettingsForm(body: unknown, reviewStages: StageInfo[]): For
     if (!(key in raw)) continue;
     const value = raw[key];
     const text = typeof value === 'string' ? value.trim() : '';
-    if (!/^\d{1,3}$/.test(text) || Number(text) > 100) {
+    if (!/^\d{1,3}$/.test(text) || !Value.Check(ReviewPercent, Number(text))) {
       errors[key] = `${stage.name}: enter a whole number from 0 to 100 (0 disables the stage)`;
       continue;
     }

@@ -1,5 +1,5 @@
 import { LockMode, UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
-import { forbidden, notFound, unprocessable } from '../../lib/errors.ts';
+import { conflict, forbidden, notFound, unprocessable } from '../../lib/errors.ts';
 import { ProjectMember, type ProjectRole } from '../members/project-member.entity.ts';
 import { Stage, type IStage } from '../stages/stage.entity.ts';
 import { Task } from '../tasks/task.entity.ts';
@@ -119,7 +119,7 @@ export class ProjectsService {
   async updateSettings(access: ProjectAccess, input: ProjectSettingsInput): Promise<void> {
     const project = access.project;
     const slug = slugify(input.slug);
-    const taken = () => unprocessable('This slug is taken by another project', { slug: 'This slug is taken by another project' });
+    const taken = () => conflict('This slug is taken by another project', { slug: 'This slug is taken by another project' });
     if (await this.em.findOne(Project, { slug, id: { $ne: project.id } })) throw taken();
     // queried before any change: a query after it would auto-flush outside the try below
     const stages = await this.stages(project);
@@ -147,18 +147,18 @@ export class ProjectsService {
   }
 
   /** Appends Review_<n+1> just before Ground Truth. */
-  async addReviewStage(access: ProjectAccess): Promise<IStage> {
+  async addReviewStage(access: ProjectAccess, reviewPercent = 100): Promise<IStage> {
     return this.em.transactional(async (em) => {
       // stage changes of one project run one at a time
       await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       const stages = await em.find(Stage, { project: access.project }, { orderBy: { position: 'asc' } });
       const reviews = stages.filter((s) => s.kind === 'review');
-      if (reviews.length >= MAX_REVIEW_STAGES) throw unprocessable(`A project has at most ${MAX_REVIEW_STAGES} review stages.`);
+      if (reviews.length >= MAX_REVIEW_STAGES) throw conflict(`A project has at most ${MAX_REVIEW_STAGES} review stages.`);
       const groundTruth = stages.find((s) => s.kind === 'ground_truth')!;
       const number = reviews.reduce((max, s) => Math.max(max, Number(s.name.split('_')[1]) || 0), 0) + 1;
       const position = groundTruth.position;
       groundTruth.position = position + 1; // the position constraint is deferred to commit
-      const stage = em.create(Stage, { project: access.project, name: `Review_${number}`, kind: 'review', position, reviewPercent: 100 });
+      const stage = em.create(Stage, { project: access.project, name: `Review_${number}`, kind: 'review', position, reviewPercent });
       await em.flush();
       return stage;
     });
@@ -170,14 +170,10 @@ export class ProjectsService {
    */
   async removeReviewStage(access: ProjectAccess, stageId: number): Promise<IStage> {
     return this.em.transactional(async (em) => {
-      await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      // for update: a transition into this stage holds it `for key share` (workflow/stage-lock.ts), so
-      // the counts below see every task that entered it, or the transition finds it gone
-      const stage = await em.findOne(Stage, { id: stageId, project: access.project }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-      if (!stage || stage.kind !== 'review') throw notFound('No such review stage');
+      const stage = await this.lockedReviewStage(em, access, stageId);
       const used = (await em.count(Task, { stage })) + (await em.count(Assignment, { stage })) + (await em.count(AnswerSet, { stage }));
       if (used > 0) {
-        throw unprocessable(`${stage.name} cannot be removed because tasks have been in it. Set its review percentage to 0 to disable it instead.`);
+        throw conflict(`${stage.name} cannot be removed because tasks have been in it. Set its review percentage to 0 to disable it instead.`);
       }
       const [{ n }] = await em.getConnection().execute<{ n: string }[]>(
         `select count(*) as n from project_member_stages pms
@@ -186,7 +182,7 @@ export class ProjectsService {
         [stage.id],
       );
       if (Number(n) > 0) {
-        throw unprocessable(`${stage.name} cannot be removed while members may work only in it. Change their stage access on the Members page first.`);
+        throw conflict(`${stage.name} cannot be removed while members may work only in it. Change their stage access on the Members page first.`);
       }
       const later = await em.find(Stage, { project: access.project, position: { $gt: stage.position } });
       em.remove(stage);
@@ -194,6 +190,29 @@ export class ProjectsService {
       await em.flush();
       return stage;
     });
+  }
+
+  /** Sets the share of tasks a review stage samples (0 disables it), as the settings page does for each. */
+  async setReviewPercent(access: ProjectAccess, stageId: number, reviewPercent: number): Promise<IStage> {
+    return this.em.transactional(async (em) => {
+      const stage = await this.lockedReviewStage(em, access, stageId);
+      stage.reviewPercent = reviewPercent;
+      await em.flush();
+      return stage;
+    });
+  }
+
+  /**
+   * A review stage of the project, with the project locked: stage changes of one project run one at
+   * a time. The stage is locked `for update`: a transition into it holds it `for key share`
+   * (workflow/stage-lock.ts), so a removal's counts see every task that entered it, or the
+   * transition finds it gone.
+   */
+  private async lockedReviewStage(em: EntityManager, access: ProjectAccess, stageId: number): Promise<IStage> {
+    await em.findOne(Project, { id: access.project.id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    const stage = await em.findOne(Stage, { id: stageId, project: access.project }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!stage || stage.kind !== 'review') throw notFound('No such review stage');
+    return stage;
   }
 
   async updateSchemas(access: ProjectAccess, inputSchema: InputField[], outputSchema: OutputField[]): Promise<void> {

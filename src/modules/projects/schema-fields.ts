@@ -117,7 +117,13 @@ export function parseOptions(text: string): string[] {
     .filter((o) => o !== '');
 }
 
+/** The editor's rows: options are one comma-separated text. */
 export function validateOutputRows(rows: OutputRow[]): SchemaResult<OutputField> {
+  return validateOutputFields(rows.map((row) => ({ ...row, options: parseOptions(row.options) })));
+}
+
+/** Output fields with their options as a list (the API), under the editor's rules. */
+export function validateOutputFields(rows: Array<{ name: string; type: string; options: string[] }>): SchemaResult<OutputField> {
   const errors: RowErrors = {};
   const fields: OutputField[] = [];
   for (const { row, index, name } of validateNames(rows, errors)) {
@@ -126,7 +132,7 @@ export function validateOutputRows(rows: OutputRow[]): SchemaResult<OutputField>
       continue;
     }
     const type = row.type as OutputFieldType;
-    const options = parseOptions(row.options);
+    const options = row.options.map((o) => o.trim()).filter((o) => o !== '');
     const choice = type === 'choice' || type === 'multi_choice';
     let problem: string | null = null;
     if (choice && options.length === 0) problem = 'List the options, separated by commas';
@@ -134,6 +140,8 @@ export function validateOutputRows(rows: OutputRow[]): SchemaResult<OutputField>
     else if (options.length > MAX_OPTIONS) problem = `Use at most ${MAX_OPTIONS} options`;
     else if (options.some((o) => o.length > MAX_OPTION_LENGTH)) problem = `Keep each option to at most ${MAX_OPTION_LENGTH} characters`;
     else if (new Set(options).size !== options.length) problem = 'Each option may appear only once';
+    // the schema page lists the options separated by commas
+    else if (options.some((o) => o.includes(','))) problem = 'An option cannot contain a comma';
     if (problem) {
       (errors[index] ??= {}).options = problem;
       continue;

@@ -9,6 +9,7 @@ import type { IUser } from '../users/user.entity.ts';
 import { formValue, parseAnswers, type Answers } from './answers.ts';
 import { STAGE_REMOVED } from '../workflow/stage-lock.ts';
 import { Workflow, type Moved } from '../workflow/workflow.ts';
+import { findStage } from '../stages/stage-ref.ts';
 import type { TokenAccess } from './token-access.ts';
 import { handedOut, QueueRepository, type AnswerSetRow, type HandedOutRow, type HeldTaskRow, type HolderRow, type IssueRow, type QueueCounts, type QueueRow, type WorkRow } from './queue.repository.ts';
 
@@ -355,7 +356,7 @@ function checkedAnswers(schema: OutputField[], input: AnswerInput): { answers: A
 }
 
 function stageByRef(stages: StageInfo[], ref: string | number): StageInfo {
-  const found = stages.find((s) => s.name === String(ref)) ?? (/^\d+$/.test(String(ref)) ? stages.find((s) => s.id === Number(ref)) : undefined);
+  const found = findStage(stages, ref);
   if (!found) throw notFound('No such stage');
   return found;
 }

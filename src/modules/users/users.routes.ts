@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { isFormError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
@@ -20,14 +20,14 @@ interface InviteNotice {
  * request's Host header is the client's to choose, and a forged one would send the invitee
  * (and the token) elsewhere.
  */
-function inviteNotice(publicUrl: string | undefined, user: IUser, token: string): InviteNotice {
+export function inviteNotice(publicUrl: string | undefined, user: IUser, token: string): InviteNotice {
   const path = `/invite/${token}`;
   return { url: publicUrl ? new URL(path, publicUrl).href : null, path, expiresAt: user.inviteExpiresAt ?? null };
 }
 
-/** A 422 from the service becomes field errors when it names fields, else a message on the page. */
+/** A 422 or 409 from the service becomes field errors when it names fields, else a message on the page. */
 function formFailure(err: unknown): { errors: FieldErrors; pageError?: string } | null {
-  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+  if (!isFormError(err)) return null;
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return { errors: details as FieldErrors };
   return { errors: {}, pageError: err.message };

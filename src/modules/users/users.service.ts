@@ -1,5 +1,5 @@
 import { ApiTokensRepository } from '../api-tokens/api-tokens.repository.ts';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { UniqueConstraintViolationException, type EntityManager } from '@mikro-orm/postgresql';
 import { conflict, notFound, unprocessable } from '../../lib/errors.ts';
 import { hashPassword, newToken, sha256, verifyPassword } from '../../lib/secrets.ts';
 import { User, type IUser } from './user.entity.ts';
@@ -40,7 +40,8 @@ export class UsersService {
 
   /** Creates an account with a password, or with an invite link when no password is given. */
   async create(input: { email: string; name: string; password?: string; isAdmin?: boolean }): Promise<{ user: IUser; inviteToken?: string }> {
-    if (await this.users.findByEmail(input.email)) throw unprocessable('A user with this email already exists', { email: 'A user with this email already exists' });
+    const taken = () => conflict('A user with this email already exists', { email: 'A user with this email already exists' });
+    if (await this.users.findByEmail(input.email)) throw taken();
     const user = this.em.create(User, {
       email: normalizeEmail(input.email),
       name: input.name,
@@ -48,13 +49,19 @@ export class UsersService {
       passwordHash: input.password ? await hashPassword(input.password) : null,
     });
     const inviteToken = input.password ? undefined : this.issueInvite(user);
-    await this.em.flush();
+    try {
+      await this.em.flush();
+    } catch (err) {
+      // created at the same moment by another call
+      if (err instanceof UniqueConstraintViolationException) throw taken();
+      throw err;
+    }
     return { user, inviteToken };
   }
 
   async update(id: number, input: { name: string; isAdmin: boolean }, actor: IUser): Promise<IUser> {
     const user = await this.get(id);
-    if (user.id === actor.id && !input.isAdmin) throw unprocessable('You cannot remove your own admin rights', { isAdmin: 'You cannot remove your own admin rights' });
+    if (user.id === actor.id && !input.isAdmin) throw conflict('You cannot remove your own admin rights', { isAdmin: 'You cannot remove your own admin rights' });
     user.name = input.name;
     user.isAdmin = input.isAdmin;
     await this.em.flush();
@@ -89,7 +96,7 @@ export class UsersService {
 
   async setActive(id: number, active: boolean, actor: IUser): Promise<IUser> {
     const user = await this.get(id);
-    if (user.id === actor.id && !active) throw unprocessable('You cannot deactivate yourself');
+    if (user.id === actor.id && !active) throw conflict('You cannot deactivate yourself');
     user.active = active;
     user.sessionVersion += 1;
     await this.em.flush();
