@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 
-export const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
+export { TaskParams } from '../../lib/params.ts';
 
 /** `sets=3,7,9`, or `sets` repeated (a checkbox form); other keys are ignored. */
 export const CompareQuery = Type.Object(

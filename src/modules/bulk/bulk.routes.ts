@@ -1,23 +1,20 @@
-import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { OperationParams, ProjectParams } from '../../lib/params.ts';
 import { exportStartedMessage } from '../exports/exports.routes.ts';
 import { selectionFromForm } from '../selection/task-selection.ts';
 import { bulkAction, describeOutcome, outcomeSentence } from './bulk-actions.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';
 const PROGRESS_TARGET = 'bulk-progress';
-const OperationParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), operationId: Type.Integer({ minimum: 1 }) });
 
 /** Bulk actions of the task list: run at once, or start a job and show its progress. */
-export default async function bulkRoutes(fastify: FastifyInstance) {
-  fastify.post('/projects/:projectId/tasks/bulk', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+const bulkRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/tasks/bulk', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId);
-    const body = request.body as Record<string, unknown>;
+    const { access, body } = request;
+    const projectId = access.project.id;
     const filterQuery = typeof body.filter === 'string' ? body.filter : '';
     const listUrl = `/projects/${projectId}/tasks${filterQuery ? `?${filterQuery}` : ''}`;
     const fragment = request.wantsFragment(OUTCOME_TARGET);
@@ -55,10 +52,9 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
   });
 
   /** A bulk job's progress: the page (no JavaScript: it refreshes itself) or the polling widget. */
-  fastify.get('/projects/:projectId/bulk/:operationId', { schema: { params: OperationParams } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId, operationId } = request.params as { projectId: number; operationId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
+  fastify.get('/bulk/:operationId', { config: { role: 'manager' }, schema: { params: OperationParams } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, operationId } = request.params;
     const operation = await request.services.bulk.operation(access, operationId);
     const url = `/projects/${projectId}/bulk/${operationId}`;
     const finished = operation.status === 'completed' || operation.status === 'failed';
@@ -70,4 +66,6 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
     }
     return reply.render('bulk/show', { ...data, title: 'Bulk action', access, section: 'tasks', refresh: !finished });
   });
-}
+};
+
+export default bulkRoutes;

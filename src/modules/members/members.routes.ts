@@ -1,12 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { MemberParams, ProjectParams } from '../../lib/params.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
-
-const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
 
 const Role = Type.Union(PROJECT_ROLES.map((r) => Type.Literal(r)), { title: 'Role', errorMessage: 'Choose a role' });
 const StageIds = Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { title: 'Stage access', maxItems: 100, errorMessage: 'Choose stages from the list' }));
@@ -33,7 +32,7 @@ async function renderMembers(
   form: { errors?: FieldErrors; values?: Record<string, unknown> } = {},
   status = 200,
 ) {
-  const { members: membersService, projects } = request.services;
+  const { members: membersService } = request.services;
   const [members, candidates] = await Promise.all([membersService.list(access), membersService.candidates(access)]);
   const stages = access.stages;
   return reply.render(
@@ -55,16 +54,17 @@ async function renderMembers(
   );
 }
 
-export default async function membersRoutes(fastify: FastifyInstance) {
-  fastify.get('/projects/:projectId/members', { schema: { params: ProjectParams } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    return renderMembers(request, reply, access);
+/** The Members page: who works in the project, with which role and stages (project admins only). */
+const membersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const config = { role: 'admin' } as const;
+
+  fastify.get('/members', { config, schema: { params: ProjectParams } }, async (request, reply) => {
+    return renderMembers(request, reply, request.access);
   });
 
-  fastify.post('/projects/:projectId/members', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.post('/members', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId } = request.params;
     const values = withStageList(request.body);
     const form = parseForm(MemberAddForm, values);
     if (!form.ok) {
@@ -82,9 +82,9 @@ export default async function membersRoutes(fastify: FastifyInstance) {
     return reply.redirect(`/projects/${projectId}/members`, 303);
   });
 
-  fastify.post('/projects/:projectId/members/:memberId', { schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, memberId } = request.params as { projectId: number; memberId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.post('/members/:memberId', { config, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, memberId } = request.params;
     const form = parseForm(MemberUpdateForm, withStageList(request.body));
     if (!form.ok) {
       reply.flash('error', Object.values(form.errors).join('. '));
@@ -100,9 +100,9 @@ export default async function membersRoutes(fastify: FastifyInstance) {
     return reply.redirect(`/projects/${projectId}/members`, 303);
   });
 
-  fastify.post('/projects/:projectId/members/:memberId/deletion', { schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, memberId } = request.params as { projectId: number; memberId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.post('/members/:memberId/deletion', { config, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, memberId } = request.params;
     try {
       const member = await request.services.members.remove(access, memberId);
       reply.flash('success', `${member.user.name} removed from the project.`);
@@ -112,4 +112,6 @@ export default async function membersRoutes(fastify: FastifyInstance) {
     }
     return reply.redirect(`/projects/${projectId}/members`, 303);
   });
-}
+};
+
+export default membersRoutes;

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
@@ -6,7 +7,7 @@ import { heldByFilter } from '../selection/task-selection.ts';
 import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { outcomeSentence } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, TaskParams } from '../../lib/params.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
@@ -14,7 +15,6 @@ import { paged, PageQuery } from '../../lib/pagination.ts';
 import type { QueueCounts, QueueRow } from './queue.repository.ts';
 import type { WorkView } from './queue.service.ts';
 
-const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ReservationsQuery = Type.Object({ user: Type.Optional(Type.Integer({ minimum: 1 })) });
 const WORK_ACTIONS = ['save', 'submit', 'finalize', 'skip', 'issue', 'accept', 'reject', 'correct'] as const;
 type WorkAction = (typeof WORK_ACTIONS)[number];
@@ -51,16 +51,11 @@ function groups(rows: QueueRow[], counts: QueueCounts) {
 }
 
 /** My queue, the work page, issues and reservations (SPEC §4, §5). */
-export default async function queueRoutes(fastify: FastifyInstance) {
-  const ctx = async (request: FastifyRequest) => {
+const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
+    const { access } = request;
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
-
-  fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const page = (request.query as { page?: number }).page ?? 1;
+    const page = request.query.page ?? 1;
     const queue = await request.services.queue.myQueue(access, user, { page, size: QUEUE_PAGE_SIZE });
     const stages = request.services.queue.workStages(access);
     return reply.render('queue/index', {
@@ -70,29 +65,28 @@ export default async function queueRoutes(fastify: FastifyInstance) {
   });
 
   /** The Label / Review buttons: hand out work and open the first task. */
-  fastify.post('/projects/:projectId/queue/next', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const stage = text((request.body as Record<string, unknown>).stage);
-    return openNext(request, reply, access, user, stage, []);
+  fastify.post('/queue/next', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    return openNext(request, reply, request.access, request.requireUser(), text(request.body.stage), []);
   });
 
-  fastify.post('/projects/:projectId/queue/finalization', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const n = await request.services.queue.finalizeAll(access, user);
+  fastify.post('/queue/finalization', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const n = await request.services.queue.finalizeAll(access, request.requireUser());
     reply.flash('success', n === 1 ? '1 draft finalized.' : `${n} drafts finalized.`);
     return reply.redirect(`/projects/${access.project.id}/queue`, 303);
   });
 
-  fastify.get('/projects/:projectId/work/:taskId', { schema: { params: TaskParams } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const view = await request.services.queue.view(access, user, (request.params as { taskId: number }).taskId);
+  fastify.get('/work/:taskId', { schema: { params: TaskParams } }, async (request, reply) => {
+    const { access } = request;
+    const user = request.requireUser();
+    const view = await request.services.queue.view(access, user, request.params.taskId);
     return renderWork(request, reply, access, user, view);
   });
 
-  fastify.post('/projects/:projectId/work/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const { taskId } = request.params as { taskId: number };
-    const body = request.body as Record<string, unknown>;
+  fastify.post('/work/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
+    const { access, body } = request;
+    const user = request.requireUser();
+    const { taskId } = request.params;
     const action = text(body.action) as WorkAction;
     const queue = request.services.queue;
     const base = `/projects/${access.project.id}`;
@@ -160,17 +154,17 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     }
   });
 
-  fastify.get('/projects/:projectId/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
-    const { access } = await ctx(request);
+  fastify.get('/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
+    const { access } = request;
     const issues = await request.services.queue.issues(access);
     return reply.render('queue/issues', { title: `Issues · ${access.project.name}`, access, project: access.project, section: 'issues', issues });
   });
 
-  fastify.post('/projects/:projectId/issues/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const { taskId } = request.params as { taskId: number };
+  fastify.post('/issues/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { taskId } = request.params;
     try {
-      await request.services.queue.resolveIssue(access, user, taskId, text((request.body as Record<string, unknown>).response));
+      await request.services.queue.resolveIssue(access, request.requireUser(), taskId, text(request.body.response));
       reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
     } catch (err) {
       if (!(err instanceof HttpError) || err.statusCode >= 500 || err.statusCode === 404) throw err;
@@ -179,21 +173,18 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     return reply.redirect(`/projects/${access.project.id}/issues`, 303);
   });
 
-  fastify.get('/projects/:projectId/reservations', { schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
+  fastify.get('/reservations', { config: { role: 'manager' }, schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {
+    const { access } = request;
     const holders = await request.services.queue.holders(access);
-    const expanded = (request.query as { user?: number }).user;
+    const expanded = request.query.user;
     const held = expanded ? await request.services.queue.heldBy(access, expanded) : [];
     return reply.render('queue/reservations', { title: `Reservations · ${access.project.name}`, access, project: access.project, section: 'reservations', holders, expanded, held });
   });
 
-  fastify.post('/projects/:projectId/reservations/release', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/reservations/release', { config: { role: 'manager' }, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
-    const body = request.body as Record<string, unknown>;
+    const { access, body } = request;
+    const { projectId } = request.params;
     // a target that cannot be read releases nothing: the release never widens to the whole project
     const userId = text(body.user) === '' ? null : parseId(text(body.user));
     const ids = parseIdList(body.ids);
@@ -210,7 +201,9 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     reply.flash('success', outcomeSentence('Release', started.outcome.changed, started.outcome.skipped));
     return reply.redirect(back, 303);
   });
-}
+};
+
+export default queueRoutes;
 
 async function openNext(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, stageRef: string, exclude: number[], after = false) {
   const base = `/projects/${access.project.id}`;

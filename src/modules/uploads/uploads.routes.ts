@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import type { FieldErrors } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, UploadParams } from '../../lib/params.ts';
 import { FormBody } from '../../lib/form.ts';
-import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
+import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParts } from './uploads.schemas.ts';
 import { bytes } from '../../lib/format.ts';
 import { RUNNING_STATUSES } from './uploads.service.ts';
 import type { UploadRow } from './uploads.repository.ts';
@@ -54,14 +55,16 @@ export function sendFailedRows(request: FastifyRequest, reply: FastifyReply, upl
     .send(Readable.from(request.services.uploads.failedRows(upload)));
 }
 
-export default async function uploadsRoutes(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
+const uploadsRoutes: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async (fastify, opts) => {
+  const config = { role: 'manager' } as const;
+
   const rowData = (access: ProjectAccess, upload: UploadRow, errors: unknown[], interrupted: Set<number>) => ({
     access, project: access.project, upload, errors, progress: progressOf(upload),
     running: (RUNNING_STATUSES as readonly string[]).includes(upload.status), interrupted: interrupted.has(upload.id), rowErrors: ROW_ERRORS,
   });
 
-  async function renderPage(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
-    const page = (request.query as { page?: number }).page ?? 1;
+  async function renderPage(request: FastifyRequest<{ Querystring: { page?: number } }>, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
+    const page = request.query.page ?? 1;
     const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
     const finishedWithErrors = history.rows.filter((u) => u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status));
     const errorsById = await request.services.uploads.errorsOf(finishedWithErrors, ROW_ERRORS);
@@ -73,16 +76,14 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     }, status);
   }
 
-  fastify.get('/projects/:projectId/uploads', { schema: { params: ProjectParams, querystring: HistoryQuery } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return renderPage(request, reply, access);
+  fastify.get('/uploads', { config, schema: { params: ProjectParams, querystring: HistoryQuery } }, async (request, reply) => {
+    return renderPage(request, reply, request.access);
   });
 
-  fastify.post('/projects/:projectId/uploads', {
+  fastify.post('/uploads', {
     schema: { params: ProjectParams, querystring: HistoryQuery },
     // a form without JavaScript sends its CSRF token as the first multipart field
-    config: { csrfFromPart: true },
+    config: { ...config, csrfFromPart: true },
     preValidation: (request, reply, done) => {
       if (!request.isMultipart() || request.headers['x-csrf-token']) return done();
       const parts = new UploadParts(request);
@@ -93,8 +94,8 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
       }, done);
     },
   }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+    const { access } = request;
+    const { projectId } = request.params;
     try {
       const upload = await receiveUpload(request, access, opts.maxFileBytes);
       reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
@@ -110,10 +111,9 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
   });
 
   /** The upload's own page; its history row (a self-polling fragment) for htmx. */
-  fastify.get('/projects/:projectId/uploads/:uploadId', { schema: { params: UploadParams } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    const upload = await request.services.uploads.get(access, uploadId);
+  fastify.get('/uploads/:uploadId', { config, schema: { params: UploadParams } }, async (request, reply) => {
+    const { access } = request;
+    const upload = await request.services.uploads.get(access, request.params.uploadId);
     const interrupted = await request.services.uploads.interrupted([upload]);
     if (request.wantsFragment(`upload-${upload.id}`)) {
       const errors = upload.errorCount > 0 ? await request.services.uploads.errors(upload, ROW_ERRORS) : [];
@@ -125,15 +125,13 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     });
   });
 
-  fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', { schema: { params: UploadParams } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return sendFailedRows(request, reply, await request.services.uploads.get(access, uploadId));
+  fastify.get('/uploads/:uploadId/failed-rows', { config, schema: { params: UploadParams } }, async (request, reply) => {
+    return sendFailedRows(request, reply, await request.services.uploads.get(request.access, request.params.uploadId));
   });
 
-  fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
+  fastify.post('/uploads/:uploadId/cancellation', { config, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, uploadId } = request.params;
     try {
       const upload = await request.services.uploads.cancel(access, uploadId);
       reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
@@ -144,10 +142,10 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
 
-  fastify.post('/projects/:projectId/uploads/:uploadId/deletion', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
+  fastify.post('/uploads/:uploadId/deletion', { config: { role: 'admin' }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, uploadId } = request.params;
     const user = request.requireUser();
-    const access = await request.services.projects.access(user, projectId, 'admin');
     try {
       const result = await request.services.uploads.delete(access, user, uploadId);
       reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
@@ -157,4 +155,6 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     }
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
-}
+};
+
+export default uploadsRoutes;

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError, notFound } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
@@ -14,7 +15,7 @@ async function renderAccount(request: FastifyRequest, reply: FastifyReply, data:
 
 
 /** /account: the signed-in user's own profile and password. */
-export default async function accountRoutes(fastify: FastifyInstance, opts: { passwordRateLimit: number }) {
+const accountRoutes: FastifyPluginAsyncTypebox<{ passwordRateLimit: number }> = async (fastify, opts) => {
   fastify.get('/account', async (request, reply) => {
     return renderAccount(request, reply);
   });
@@ -22,7 +23,7 @@ export default async function accountRoutes(fastify: FastifyInstance, opts: { pa
   // ── the signed-in browsers: list them, end one, end all others ──────────────────────────
   fastify.post('/account/sessions/:sessionId/deletion', { schema: { params: SessionParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { sessionId } = request.params as { sessionId: number };
+    const { sessionId } = request.params;
     if (sessionId === request.sessionId) {
       await request.signOut();
       return reply.redirect('/login', 303);
@@ -60,4 +61,6 @@ export default async function accountRoutes(fastify: FastifyInstance, opts: { pa
     reply.flash('success', 'Your password is changed. You were signed out everywhere else.');
     return reply.redirect('/account', 303);
   });
-}
+};
+
+export default accountRoutes;

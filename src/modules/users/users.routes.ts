@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HttpError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
 
-const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
+import { UserParams } from '../../lib/params.ts';
 
 /** What an admin sees right after an invite link was issued: shown on this one page, never again. */
 interface InviteNotice {
@@ -47,7 +47,7 @@ function renderEdit(reply: FastifyReply, target: IUser, data: Record<string, unk
 }
 
 /** Instance administration of user accounts. Everything here answers 404 to non-admins. */
-export default async function usersRoutes(fastify: FastifyInstance, opts: { publicUrl?: string }) {
+const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fastify, opts) => {
   fastify.get('/admin/users', async (request, reply) => {
     request.requireInstanceAdmin();
     const users = await request.services.users.users.list();
@@ -62,7 +62,7 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
   fastify.post('/admin/users', { schema: { body: FormBody } }, async (request, reply) => {
     request.requireInstanceAdmin();
     const form = parseForm(UserCreateForm, request.body);
-    const values = request.body as Record<string, unknown>;
+    const values = request.body;
     if (!form.ok) return reply.render('admin/new-user', { title: 'New user', errors: form.errors, values }, 422);
     let created: Awaited<ReturnType<typeof request.services.users.create>>;
     try {
@@ -83,15 +83,15 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
 
   fastify.get('/admin/users/:userId', { schema: { params: UserParams } }, async (request, reply) => {
     request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     return renderEdit(reply, await request.services.users.get(userId));
   });
 
   fastify.post('/admin/users/:userId', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
     const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     const target = await request.services.users.get(userId);
-    const values = request.body as Record<string, unknown>;
+    const values = request.body;
     const form = parseForm(UserUpdateForm, request.body);
     if (!form.ok) return renderEdit(reply, target, { errors: form.errors, values }, 422);
     try {
@@ -107,7 +107,7 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
 
   fastify.post('/admin/users/:userId/password', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
     const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     const target = await request.services.users.get(userId);
     // your own password changes on /account, which asks for the current one
     if (target.id === actor.id) return renderEdit(reply, target, { pageError: 'Change your own password on your account page.' }, 422);
@@ -129,9 +129,9 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
     return setActive(request, reply, true);
   });
 
-  async function setActive(request: FastifyRequest, reply: FastifyReply, active: boolean) {
+  async function setActive(request: FastifyRequest<{ Params: { userId: number } }>, reply: FastifyReply, active: boolean) {
     const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     const target = await request.services.users.get(userId);
     try {
       await request.services.users.setActive(userId, active, actor);
@@ -144,4 +144,6 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
     reply.flash('success', active ? `${target.name} is active again and can sign in.` : `${target.name} is deactivated and has been signed out.`);
     return reply.redirect(`/admin/users/${userId}`, 303);
   }
-}
+};
+
+export default usersRoutes;
