@@ -15,6 +15,7 @@ import auth, { isApiPath } from './plugins/app/auth.ts';
 import boss from './plugins/app/boss.ts';
 import htmx from './plugins/app/htmx.ts';
 import jobs from './plugins/app/jobs.ts';
+import formErrors from './plugins/app/form-errors.ts';
 import orm from './plugins/app/orm.ts';
 import projectScope, { errorPageAccess } from './plugins/app/project-scope.ts';
 import services from './plugins/app/services.ts';
@@ -162,8 +163,10 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   });
 
   await fastify.register(healthRoutes);
-  // the pages; those of one project inside the project scope, which loads the user's access once
+  // the pages (their forms' errors take one path); those of one project inside the project scope,
+  // which loads the user's access once
   await fastify.register(async function pages(pages) {
+    await pages.register(formErrors);
     await pages.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
     await pages.register(usersRoutes, { publicUrl: config.PUBLIC_URL });
     await pages.register(failedJobsRoutes);

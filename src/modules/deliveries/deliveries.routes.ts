@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { HttpError } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 
 /** The Delivery page: webhook settings (project admins) and the latest attempts. */
 const deliveriesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -18,15 +18,19 @@ const deliveriesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.render('deliveries/show', { ...data, values: { url: data.project.webhookUrl ?? '', allowedHosts: (data.project.webhookAllowedHosts ?? []).join('\n') } });
   });
 
-  fastify.post('/delivery', { config: { role: 'admin' }, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+  const WebhookSchema = { params: ProjectParams, body: FormBody };
+  const webhookValues = (body: Record<string, unknown>) => ({
+    url: typeof body.url === 'string' ? body.url : '', allowedHosts: typeof body.allowedHosts === 'string' ? body.allowedHosts : '',
+  });
+  const webhookErrors = formErrors(WebhookSchema, {
+    render: async (request, reply, err) =>
+      reply.render('deliveries/show', { ...(await page(request)), values: webhookValues(request.body), errors: err.details ?? {}, error: err.message }, 422),
+  });
+
+  fastify.post('/delivery', { config: { role: 'admin', formErrors: webhookErrors }, schema: WebhookSchema }, async (request, reply) => {
     const { access, body } = request;
-    const values = { url: typeof body.url === 'string' ? body.url : '', allowedHosts: typeof body.allowedHosts === 'string' ? body.allowedHosts : '' };
-    try {
-      await request.services.deliveries.updateWebhook(access, request.requireUser(), { ...values, regenerateSecret: body.regenerate === 'on' });
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      return reply.render('deliveries/show', { ...(await page(request)), values, errors: err.details ?? {}, error: err.message }, 422);
-    }
+    const values = webhookValues(body);
+    await request.services.deliveries.updateWebhook(access, request.requireUser(), { ...values, regenerateSecret: body.regenerate === 'on' });
     reply.flash('success', values.url.trim() ? 'Webhook saved.' : 'Webhook turned off: completed tasks wait for the API feed.');
     return reply.redirect(`/projects/${access.project.id}/delivery`, 303);
   });

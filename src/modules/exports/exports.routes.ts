@@ -1,12 +1,13 @@
 import { PageQuery } from '../../lib/pagination.ts';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { conflict, HttpError } from '../../lib/errors.ts';
+import { conflict } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ExportParams, ProjectParams } from '../../lib/params.ts';
 import type { Services } from '../../plugins/app/services.ts';
-import { selectionFromForm } from '../selection/task-selection.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
+import { selectionFromForm, taskListUrl } from '../selection/task-selection.ts';
 import { EXPORT_TYPES } from './exports.service.ts';
 
 const LIST_TARGET = 'export-list';
@@ -41,19 +42,15 @@ const exportsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.render('exports/index', data);
   });
 
-  fastify.post('/exports', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const user = request.requireUser();
+  const StartSchema = { params: ProjectParams, body: FormBody };
+  // a mistake in the task list's export form is said back on the task list
+  const startErrors = formErrors(StartSchema, { statuses: 'any', back: (request) => taskListUrl(request.params.projectId, request.body) });
+
+  fastify.post('/exports', { config: { ...config, formErrors: startErrors }, schema: StartSchema }, async (request, reply) => {
     const { access, body } = request;
-    const { projectId } = request.params;
-    try {
-      const started = await request.services.exports.start(access, user, String(body.format ?? ''), selectionFromForm(body));
-      reply.flash('success', exportStartedMessage(started.id));
-      return reply.redirect(`/projects/${projectId}/exports`, 303);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
-      reply.flash('error', err.message);
-      return reply.redirect(`/projects/${projectId}/tasks${typeof body.filter === 'string' && body.filter ? `?${body.filter}` : ''}`, 303);
-    }
+    const started = await request.services.exports.start(access, request.requireUser(), String(body.format ?? ''), selectionFromForm(body));
+    reply.flash('success', exportStartedMessage(started.id));
+    return reply.redirect(`/projects/${access.project.id}/exports`, 303);
   });
 
   fastify.get('/exports/:exportId/download', { config, schema: { params: ExportParams } }, async (request, reply) => {

@@ -1,10 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { MemberParams, ProjectParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
 
 const Role = Type.Union(PROJECT_ROLES.map((r) => Type.Literal(r)), { title: 'Role', errorMessage: 'Choose a role' });
@@ -62,55 +63,37 @@ const membersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return renderMembers(request, reply, request.access);
   });
 
-  fastify.post('/members', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
-    const { projectId } = request.params;
-    const values = withStageList(request.body);
-    const form = parseForm(MemberAddForm, values);
-    if (!form.ok) {
-      if (form.errors.email) form.errors.email = 'Choose a user';
-      return renderMembers(request, reply, access, { errors: form.errors, values }, 422);
-    }
-    try {
-      const member = await request.services.members.add(access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
-      reply.flash('success', `${member.user.name} added as ${member.role}.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
-      return renderMembers(request, reply, access, { errors: details, values }, 422);
-    }
-    return reply.redirect(`/projects/${projectId}/members`, 303);
+  const AddSchema = { params: ProjectParams, body: FormBody };
+  const addErrors = formErrors(AddSchema, {
+    render: (request, reply, err) => {
+      const errors = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
+      return renderMembers(request, reply, request.access, { errors, values: withStageList(request.body) }, 422);
+    },
+  });
+  // a change from the list is said back on the list
+  const backToList = formErrors({ params: MemberParams }, { back: (request) => `/projects/${request.params.projectId}/members` });
+
+  fastify.post('/members', { config: { ...config, formErrors: addErrors }, schema: AddSchema }, async (request, reply) => {
+    const form = parseForm(MemberAddForm, withStageList(request.body));
+    if (!form.ok) throw unprocessable('The member is not valid', { ...form.errors, ...(form.errors.email ? { email: 'Choose a user' } : {}) });
+    const member = await request.services.members.add(request.access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
+    reply.flash('success', `${member.user.name} added as ${member.role}.`);
+    return reply.redirect(`/projects/${request.params.projectId}/members`, 303);
   });
 
-  fastify.post('/members/:memberId', { config, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
+  fastify.post('/members/:memberId', { config: { ...config, formErrors: backToList }, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
     const { projectId, memberId } = request.params;
     const form = parseForm(MemberUpdateForm, withStageList(request.body));
-    if (!form.ok) {
-      reply.flash('error', Object.values(form.errors).join('. '));
-      return reply.redirect(`/projects/${projectId}/members`, 303);
-    }
-    try {
-      const member = await request.services.members.update(access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
-      reply.flash('success', `${member.user.name} updated.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      reply.flash('error', err.message);
-    }
+    if (!form.ok) throw unprocessable(Object.values(form.errors).join('. '));
+    const member = await request.services.members.update(request.access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
+    reply.flash('success', `${member.user.name} updated.`);
     return reply.redirect(`/projects/${projectId}/members`, 303);
   });
 
-  fastify.post('/members/:memberId/deletion', { config, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
-    const { projectId, memberId } = request.params;
-    try {
-      const member = await request.services.members.remove(access, memberId);
-      reply.flash('success', `${member.user.name} removed from the project.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/members`, 303);
+  fastify.post('/members/:memberId/deletion', { config: { ...config, formErrors: backToList }, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
+    const member = await request.services.members.remove(request.access, request.params.memberId);
+    reply.flash('success', `${member.user.name} removed from the project.`);
+    return reply.redirect(`/projects/${request.params.projectId}/members`, 303);
   });
 };
 

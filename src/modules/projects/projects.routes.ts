@@ -1,11 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { unprocessable, type HttpError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from './project-access.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
 import { ProjectParams, StageParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { ProjectCreateForm, SchemaQuery, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
 import { dashboardView } from '../stats/dashboard-view.ts';
 import { DashboardQuery, DEFAULT_RANGE } from '../stats/stats.schemas.ts';
@@ -22,9 +23,8 @@ import {
 
 const DEFAULT_EMPTY_ROWS = 3;
 
-/** A 422 from a service whose `details` name form fields, as field errors. */
-function fieldErrorsOf(err: unknown): FieldErrors | null {
-  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+/** A 422 whose `details` name form fields, as field errors (else its message, for the whole form). */
+function fieldErrorsOf(err: HttpError): FieldErrors {
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return details as FieldErrors;
   return { _form: err.message };
@@ -136,49 +136,34 @@ export const projectRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return renderSettings(request, reply, request.access);
   });
 
-  fastify.post('/settings', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { access, body: values } = request;
-    const { projectId } = request.params;
-    const reviewStages = access.stages.filter((s) => s.kind === 'review');
-    const form = parseSettingsForm(values, reviewStages);
-    if (!form.ok) return renderSettings(request, reply, access, { errors: form.errors, values }, 422);
-    try {
-      await request.services.projects.updateSettings(access, form.value);
-    } catch (err) {
-      const errors = fieldErrorsOf(err);
-      if (!errors) throw err;
-      return renderSettings(request, reply, access, { errors, values }, 422);
-    }
+  const SettingsSchema = { params: ProjectParams, body: FormBody };
+  const settingsErrors = formErrors(SettingsSchema, {
+    render: (request, reply, err) => renderSettings(request, reply, request.access, { errors: fieldErrorsOf(err), values: request.body }, 422),
+  });
+
+  fastify.post('/settings', { config: { ...config, formErrors: settingsErrors }, schema: SettingsSchema }, async (request, reply) => {
+    const { access } = request;
+    const form = parseSettingsForm(request.body, access.stages.filter((s) => s.kind === 'review'));
+    if (!form.ok) throw unprocessable('The settings are not valid', form.errors);
+    await request.services.projects.updateSettings(access, form.value);
     reply.flash('success', 'Settings saved.');
-    return reply.redirect(`/projects/${projectId}/settings`, 303);
+    return reply.redirect(`/projects/${access.project.id}/settings`, 303);
   });
 
   // ── stages: add a review stage, remove one that no task has been in ──────────────────
 
-  fastify.post('/stages', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
-    const { projectId } = request.params;
-    try {
-      const stage = await request.services.projects.addReviewStage(access);
-      reply.flash('success', `${stage.name} added before Ground Truth.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  const backToStages = formErrors({ params: ProjectParams }, { back: (request) => `/projects/${request.params.projectId}/settings#stages` });
+
+  fastify.post('/stages', { config: { ...config, formErrors: backToStages }, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const stage = await request.services.projects.addReviewStage(request.access);
+    reply.flash('success', `${stage.name} added before Ground Truth.`);
+    return reply.redirect(`/projects/${request.params.projectId}/settings#stages`, 303);
   });
 
-  fastify.post('/stages/:stageId/deletion', { config, schema: { params: StageParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
-    const { projectId, stageId } = request.params;
-    try {
-      const stage = await request.services.projects.removeReviewStage(access, stageId);
-      reply.flash('success', `${stage.name} removed.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  fastify.post('/stages/:stageId/deletion', { config: { ...config, formErrors: backToStages }, schema: { params: StageParams, body: FormBody } }, async (request, reply) => {
+    const stage = await request.services.projects.removeReviewStage(request.access, request.params.stageId);
+    reply.flash('success', `${stage.name} removed.`);
+    return reply.redirect(`/projects/${request.params.projectId}/settings#stages`, 303);
   });
 
   // ── task schema: input fields (what a task carries) and output fields (what annotators answer) ──

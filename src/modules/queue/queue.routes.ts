@@ -8,6 +8,7 @@ import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { outcomeSentence } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams, TaskParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
@@ -50,6 +51,33 @@ function groups(rows: QueueRow[], counts: QueueCounts) {
   ];
 }
 
+const WorkSchema = { params: TaskParams, body: FormBody };
+
+/** A work action refused (a stale version, an answer not valid): the form again with what was typed, nothing is lost. */
+const workErrors = formErrors(WorkSchema, {
+  statuses: [409, 422],
+  render: async (request, reply, err) => {
+    const { access, body } = request;
+    const user = request.requireUser();
+    const view = await request.services.queue.view(access, user, request.params.taskId);
+    const schema = access.project.outputSchema ?? [];
+    const details = (err.details ?? {}) as Record<string, unknown>;
+    const conflict = err.statusCode === 409 && 'currentVersion' in details
+      ? { version: Number(details.currentVersion), theirs: parseAnswers(schema, details.theirs ?? {}).answers }
+      : null;
+    view.fields = schema.map((field) => ({
+      field,
+      value: typedValue(field.type, body[answerKey(field.name)]),
+      error: err.statusCode === 422 ? (details[field.name] as string | undefined) : undefined,
+    }));
+    if (conflict) view.version = conflict.version;
+    return renderWork(request, reply, access, user, view, {
+      status: err.statusCode, error: err.message, conflict, reason: text(body.reason), comment: text(body.comment),
+      conflictAnswers: conflict ? answerViews(schema, conflict.theirs) : [],
+    });
+  },
+});
+
 /** My queue, the work page, issues and reservations (SPEC §4, §5). */
 const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
@@ -83,7 +111,7 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return renderWork(request, reply, access, user, view);
   });
 
-  fastify.post('/work/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/work/:taskId', { schema: WorkSchema, config: { formErrors: workErrors } }, async (request, reply) => {
     const { access, body } = request;
     const user = request.requireUser();
     const { taskId } = request.params;
@@ -92,66 +120,45 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const base = `/projects/${access.project.id}`;
     const version = /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined;
     const input = { answers: body, version, fromForm: true };
-    try {
-      if (!WORK_ACTIONS.includes(action)) throw unprocessable('Choose an action');
-      const stageId = (await queue.view(access, user, taskId)).stage.id;
-      switch (action) {
-        case 'save': {
-          const saved = await queue.save(access, user, taskId, input);
-          reply.flash('success', `Saved (version ${saved.version}).`);
-          return reply.redirect(`${base}/work/${taskId}`, 303);
-        }
-        case 'submit':
-          await queue.submitDraft(access, user, taskId, input);
-          reply.flash('success', `Draft of task ${taskId} submitted; finalize it from My queue.`);
-          break;
-        case 'finalize':
-          await queue.finalize(access, user, taskId, input);
-          reply.flash('success', `Task ${taskId} finalized.`);
-          break;
-        case 'skip':
-          await queue.skip(access, user, taskId);
-          reply.flash('info', `Task ${taskId} skipped: it waits at the end of your queue.`);
-          break;
-        case 'issue':
-          await queue.raiseIssue(access, user, taskId, text(body.comment));
-          reply.flash('info', `Issue raised on task ${taskId}: an admin or manager will answer it.`);
-          break;
-        case 'accept':
-          await queue.review(access, user, taskId, 'accept', {});
-          reply.flash('success', `Task ${taskId} accepted.`);
-          break;
-        case 'correct':
-          await queue.review(access, user, taskId, 'correct', input);
-          reply.flash('success', `Task ${taskId} corrected and accepted.`);
-          break;
-        case 'reject':
-          await queue.review(access, user, taskId, 'reject', { reason: text(body.reason) });
-          reply.flash('success', `Task ${taskId} rejected and sent back to its labeler.`);
-          break;
+    if (!WORK_ACTIONS.includes(action)) throw unprocessable('Choose an action');
+    const stageId = (await queue.view(access, user, taskId)).stage.id;
+    switch (action) {
+      case 'save': {
+        const saved = await queue.save(access, user, taskId, input);
+        reply.flash('success', `Saved (version ${saved.version}).`);
+        return reply.redirect(`${base}/work/${taskId}`, 303);
       }
-      // the next task of the same stage opens (never the one just left)
-      return openNext(request, reply, access, user, String(stageId), [taskId], true);
-    } catch (err) {
-      if (!(err instanceof HttpError) || (err.statusCode !== 409 && err.statusCode !== 422)) throw err;
-      // show the form again with what was typed: nothing is lost
-      const view = await queue.view(access, user, taskId);
-      const schema = access.project.outputSchema ?? [];
-      const details = (err.details ?? {}) as Record<string, unknown>;
-      const conflict = err.statusCode === 409 && 'currentVersion' in details
-        ? { version: Number(details.currentVersion), theirs: parseAnswers(schema, details.theirs ?? {}).answers }
-        : null;
-      view.fields = schema.map((field) => ({
-        field,
-        value: typedValue(field.type, body[answerKey(field.name)]),
-        error: err.statusCode === 422 ? (details[field.name] as string | undefined) : undefined,
-      }));
-      if (conflict) view.version = conflict.version;
-      return renderWork(request, reply, access, user, view, {
-        status: err.statusCode, error: err.message, conflict, reason: text(body.reason), comment: text(body.comment),
-        conflictAnswers: conflict ? answerViews(schema, conflict.theirs) : [],
-      });
+      case 'submit':
+        await queue.submitDraft(access, user, taskId, input);
+        reply.flash('success', `Draft of task ${taskId} submitted; finalize it from My queue.`);
+        break;
+      case 'finalize':
+        await queue.finalize(access, user, taskId, input);
+        reply.flash('success', `Task ${taskId} finalized.`);
+        break;
+      case 'skip':
+        await queue.skip(access, user, taskId);
+        reply.flash('info', `Task ${taskId} skipped: it waits at the end of your queue.`);
+        break;
+      case 'issue':
+        await queue.raiseIssue(access, user, taskId, text(body.comment));
+        reply.flash('info', `Issue raised on task ${taskId}: an admin or manager will answer it.`);
+        break;
+      case 'accept':
+        await queue.review(access, user, taskId, 'accept', {});
+        reply.flash('success', `Task ${taskId} accepted.`);
+        break;
+      case 'correct':
+        await queue.review(access, user, taskId, 'correct', input);
+        reply.flash('success', `Task ${taskId} corrected and accepted.`);
+        break;
+      case 'reject':
+        await queue.review(access, user, taskId, 'reject', { reason: text(body.reason) });
+        reply.flash('success', `Task ${taskId} rejected and sent back to its labeler.`);
+        break;
     }
+    // the next task of the same stage opens (never the one just left)
+    return openNext(request, reply, access, user, String(stageId), [taskId], true);
   });
 
   fastify.get('/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
@@ -160,17 +167,14 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.render('queue/issues', { title: `Issues · ${access.project.name}`, access, project: access.project, section: 'issues', issues });
   });
 
-  fastify.post('/issues/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
+  // an answer that cannot be given is said on the Issues page (a task that is gone is a 404)
+  const issueErrors = formErrors({ params: TaskParams }, { statuses: [403, 409, 422], back: (request) => `/projects/${request.params.projectId}/issues` });
+
+  fastify.post('/issues/:taskId', { schema: { params: TaskParams, body: FormBody }, config: { formErrors: issueErrors } }, async (request, reply) => {
     const { taskId } = request.params;
-    try {
-      await request.services.queue.resolveIssue(access, request.requireUser(), taskId, text(request.body.response));
-      reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode >= 500 || err.statusCode === 404) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${access.project.id}/issues`, 303);
+    await request.services.queue.resolveIssue(request.access, request.requireUser(), taskId, text(request.body.response));
+    reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
+    return reply.redirect(`/projects/${request.params.projectId}/issues`, 303);
   });
 
   fastify.get('/reservations', { config: { role: 'manager' }, schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {

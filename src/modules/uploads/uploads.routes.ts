@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { HttpError, unprocessable } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import type { FieldErrors } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams, UploadParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParts } from './uploads.schemas.ts';
 import { bytes } from '../../lib/format.ts';
@@ -80,10 +81,20 @@ const uploadsRoutes: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async
     return renderPage(request, reply, request.access);
   });
 
+  const UploadSchema = { params: ProjectParams, querystring: HistoryQuery };
+  // a file or options that cannot be taken: the form again, with the options as they were sent
+  const uploadErrors = formErrors(UploadSchema, {
+    statuses: [413, 422],
+    render: (request, reply, err) => renderPage(request, reply, request.access, {
+      errors: (err.details as FieldErrors | undefined) ?? { file: err.message }, message: err.message, values: request.uploadParts?.fields ?? {},
+    }, err.statusCode),
+  });
+  const backToUploads = formErrors({ params: UploadParams }, { statuses: [409], back: (request) => `/projects/${request.params.projectId}/uploads` });
+
   fastify.post('/uploads', {
-    schema: { params: ProjectParams, querystring: HistoryQuery },
+    schema: UploadSchema,
     // a form without JavaScript sends its CSRF token as the first multipart field
-    config: { ...config, csrfFromPart: true },
+    config: { ...config, csrfFromPart: true, formErrors: uploadErrors },
     preValidation: (request, reply, done) => {
       if (!request.isMultipart() || request.headers['x-csrf-token']) return done();
       const parts = new UploadParts(request);
@@ -94,20 +105,9 @@ const uploadsRoutes: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async
       }, done);
     },
   }, async (request, reply) => {
-    const { access } = request;
-    const { projectId } = request.params;
-    try {
-      const upload = await receiveUpload(request, access, opts.maxFileBytes);
-      reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
-      return reply.redirect(`/projects/${projectId}/uploads`, 303);
-    } catch (err) {
-      if (err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 413)) {
-        const errors = (err.details as FieldErrors | undefined) ?? { file: err.message };
-        const fields = request.uploadParts?.fields ?? {};
-        return renderPage(request, reply, access, { errors, message: err.message, values: fields }, err.statusCode);
-      }
-      throw err;
-    }
+    const upload = await receiveUpload(request, request.access, opts.maxFileBytes);
+    reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
+    return reply.redirect(`/projects/${request.params.projectId}/uploads`, 303);
   });
 
   /** The upload's own page; its history row (a self-polling fragment) for htmx. */
@@ -129,30 +129,17 @@ const uploadsRoutes: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async
     return sendFailedRows(request, reply, await request.services.uploads.get(request.access, request.params.uploadId));
   });
 
-  fastify.post('/uploads/:uploadId/cancellation', { config, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
+  fastify.post('/uploads/:uploadId/cancellation', { config: { ...config, formErrors: backToUploads }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
     const { projectId, uploadId } = request.params;
-    try {
-      const upload = await request.services.uploads.cancel(access, uploadId);
-      reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
-      reply.flash('error', err.message);
-    }
+    const upload = await request.services.uploads.cancel(request.access, uploadId);
+    reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
 
-  fastify.post('/uploads/:uploadId/deletion', { config: { role: 'admin' }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { access } = request;
+  fastify.post('/uploads/:uploadId/deletion', { config: { role: 'admin', formErrors: backToUploads }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
     const { projectId, uploadId } = request.params;
-    const user = request.requireUser();
-    try {
-      const result = await request.services.uploads.delete(access, user, uploadId);
-      reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
-      reply.flash('error', err.message);
-    }
+    const result = await request.services.uploads.delete(request.access, request.requireUser(), uploadId);
+    reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
 };

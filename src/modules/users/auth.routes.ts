@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import type { FormErrors } from '../../plugins/app/form-errors.ts';
 import { parseForm, FormBody } from '../../lib/form.ts';
 import { InviteForm, LoginForm, SetupForm, safeNext } from './users.schemas.ts';
 
@@ -13,19 +13,17 @@ const authRoutes: FastifyPluginAsyncTypebox<{ loginRateLimit: number }> = async 
     return reply.render('auth/setup', { title: 'Set up' });
   });
 
-  fastify.post('/setup', { schema: { body: FormBody } }, async (request, reply) => {
+  // another browser finished the setup first: theirs stands, sign in
+  const setupErrors: FormErrors = { statuses: [409], render: async (request, reply) => reply.redirect('/login', 303) };
+
+  fastify.post('/setup', { schema: { body: FormBody }, config: { formErrors: setupErrors } }, async (request, reply) => {
     if (await request.services.users.users.any()) return reply.redirect('/login', 303);
     const form = parseForm(SetupForm, request.body);
     if (!form.ok) return reply.render('auth/setup', { title: 'Set up', errors: form.errors, values: request.body }, 422);
-    try {
-      const user = await request.services.users.createFirstAdmin(form.value);
-      await request.signIn(user);
-      reply.flash('success', 'Welcome to Tasklane. Create your first project.');
-      return reply.redirect('/projects', 303);
-    } catch (err) {
-      if (err instanceof HttpError && err.statusCode === 409) return reply.redirect('/login', 303);
-      throw err;
-    }
+    const user = await request.services.users.createFirstAdmin(form.value);
+    await request.signIn(user);
+    reply.flash('success', 'Welcome to Tasklane. Create your first project.');
+    return reply.redirect('/projects', 303);
   });
 
   fastify.get('/login', { schema: { querystring: Type.Object({ next: Type.Optional(Type.String({ maxLength: 2000 })) }) } }, async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { HttpError } from '../../lib/errors.ts';
+import { unprocessable, type HttpError } from '../../lib/errors.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
@@ -25,9 +26,8 @@ function inviteNotice(publicUrl: string | undefined, user: IUser, token: string)
   return { url: publicUrl ? new URL(path, publicUrl).href : null, path, expiresAt: user.inviteExpiresAt ?? null };
 }
 
-/** A 422 from the service becomes field errors when it names fields, else a message on the page. */
-function formFailure(err: unknown): { errors: FieldErrors; pageError?: string } | null {
-  if (!(err instanceof HttpError) || err.statusCode !== 422) return null;
+/** A 422 becomes field errors when it names fields, else a message on the page. */
+function formFailure(err: HttpError): { errors: FieldErrors; pageError?: string } {
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return { errors: details as FieldErrors };
   return { errors: {}, pageError: err.message };
@@ -59,20 +59,15 @@ const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fa
     return reply.render('admin/new-user', { title: 'New user' });
   });
 
-  fastify.post('/admin/users', { schema: { body: FormBody } }, async (request, reply) => {
+  const createErrors = formErrors({ body: FormBody }, {
+    render: (request, reply, err) => reply.render('admin/new-user', { title: 'New user', values: request.body, ...formFailure(err) }, 422),
+  });
+
+  fastify.post('/admin/users', { schema: { body: FormBody }, config: { formErrors: createErrors } }, async (request, reply) => {
     request.requireInstanceAdmin();
     const form = parseForm(UserCreateForm, request.body);
-    const values = request.body;
-    if (!form.ok) return reply.render('admin/new-user', { title: 'New user', errors: form.errors, values }, 422);
-    let created: Awaited<ReturnType<typeof request.services.users.create>>;
-    try {
-      created = await request.services.users.create({ ...form.value, isAdmin: Boolean(form.value.isAdmin) });
-    } catch (err) {
-      const failure = formFailure(err);
-      if (!failure) throw err;
-      return reply.render('admin/new-user', { title: 'New user', values, ...failure }, 422);
-    }
-    const { user, inviteToken } = created;
+    if (!form.ok) throw unprocessable('The user is not valid', form.errors);
+    const { user, inviteToken } = await request.services.users.create({ ...form.value, isAdmin: Boolean(form.value.isAdmin) });
     if (inviteToken) {
       // the link is shown on this response only: not in a flash cookie, not in a URL
       return renderEdit(reply, user, { invite: inviteNotice(opts.publicUrl, user, inviteToken), created: true }, 201);
@@ -87,20 +82,24 @@ const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fa
     return renderEdit(reply, await request.services.users.get(userId));
   });
 
-  fastify.post('/admin/users/:userId', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+  const UserFormSchema = { params: UserParams, body: FormBody };
+  const updateErrors = formErrors(UserFormSchema, {
+    render: async (request, reply, err) => renderEdit(reply, await request.services.users.get(request.params.userId), { values: request.body, ...formFailure(err) }, 422),
+  });
+  const activeErrors = formErrors(UserFormSchema, {
+    render: async (request, reply, err) => {
+      const failure = formFailure(err);
+      return renderEdit(reply, await request.services.users.get(request.params.userId), { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
+    },
+  });
+
+  fastify.post('/admin/users/:userId', { schema: UserFormSchema, config: { formErrors: updateErrors } }, async (request, reply) => {
     const actor = request.requireInstanceAdmin();
     const { userId } = request.params;
-    const target = await request.services.users.get(userId);
-    const values = request.body;
+    await request.services.users.get(userId); // 404 before the form is read
     const form = parseForm(UserUpdateForm, request.body);
-    if (!form.ok) return renderEdit(reply, target, { errors: form.errors, values }, 422);
-    try {
-      await request.services.users.update(userId, { name: form.value.name, isAdmin: Boolean(form.value.isAdmin) }, actor);
-    } catch (err) {
-      const failure = formFailure(err);
-      if (!failure) throw err;
-      return renderEdit(reply, target, { values, ...failure }, 422);
-    }
+    if (!form.ok) throw unprocessable('The user is not valid', form.errors);
+    await request.services.users.update(userId, { name: form.value.name, isAdmin: Boolean(form.value.isAdmin) }, actor);
     reply.flash('success', 'Changes saved.');
     return reply.redirect(`/admin/users/${userId}`, 303);
   });
@@ -121,11 +120,11 @@ const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fa
     return reply.redirect(`/admin/users/${userId}`, 303);
   });
 
-  fastify.post('/admin/users/:userId/deactivation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/admin/users/:userId/deactivation', { schema: UserFormSchema, config: { formErrors: activeErrors } }, async (request, reply) => {
     return setActive(request, reply, false);
   });
 
-  fastify.post('/admin/users/:userId/activation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/admin/users/:userId/activation', { schema: UserFormSchema, config: { formErrors: activeErrors } }, async (request, reply) => {
     return setActive(request, reply, true);
   });
 
@@ -133,13 +132,7 @@ const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fa
     const actor = request.requireInstanceAdmin();
     const { userId } = request.params;
     const target = await request.services.users.get(userId);
-    try {
-      await request.services.users.setActive(userId, active, actor);
-    } catch (err) {
-      const failure = formFailure(err);
-      if (!failure) throw err;
-      return renderEdit(reply, target, { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
-    }
+    await request.services.users.setActive(userId, active, actor);
     await keepSignedIn(request, actor, target);
     reply.flash('success', active ? `${target.name} is active again and can sign in.` : `${target.name} is deactivated and has been signed out.`);
     return reply.redirect(`/admin/users/${userId}`, 303);
