@@ -8,7 +8,7 @@ import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { outcomeSentence } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
 import { ProjectParams, TaskParams } from '../../lib/params.ts';
-import { formErrors } from '../../plugins/app/form-errors.ts';
+import { formErrors, type RequestOf } from '../../plugins/app/form-errors.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
@@ -17,8 +17,8 @@ import type { QueueCounts, QueueRow } from './queue.repository.ts';
 import type { WorkView } from './queue.service.ts';
 
 const ReservationsQuery = Type.Object({ user: Type.Optional(Type.Integer({ minimum: 1 })) });
-const WORK_ACTIONS = ['save', 'submit', 'finalize', 'skip', 'issue', 'accept', 'reject', 'correct'] as const;
-type WorkAction = (typeof WORK_ACTIONS)[number];
+/** The work page's buttons (each posts to its own resource, see the routes below). */
+type WorkAction = 'save' | 'submit' | 'finalize' | 'skip' | 'issue' | 'accept' | 'reject' | 'correct';
 
 /** Keyboard shortcuts of the work page (HTML `accesskey`: Alt+key in Chrome and Edge, Alt+Shift+key in Firefox). */
 export const SHORTCUTS: { key: string; action: WorkAction; label: string; review: boolean | null }[] = [
@@ -111,54 +111,76 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return renderWork(request, reply, access, user, view);
   });
 
-  fastify.post('/work/:taskId', { schema: WorkSchema, config: { formErrors: workErrors } }, async (request, reply) => {
-    const { access, body } = request;
+  // ── the work page's actions: one resource each, as in the API (its buttons post with formaction) ──
+  const work = { schema: WorkSchema, config: { formErrors: workErrors } };
+  /** What the form sent as answers, with the version they start from. */
+  const answerInput = (body: Record<string, unknown>) => ({
+    answers: body, version: /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined, fromForm: true,
+  });
+
+  /**
+   * An action that ends the user's turn on the task: done, it is said in a flash and the next task
+   * of the same stage opens (never the one just left).
+   */
+  type Done = { kind: 'success' | 'info'; message: string };
+  const finishing = (path: string, act: (request: RequestOf<typeof WorkSchema>, user: IUser, taskId: number) => Promise<Done>) =>
+    fastify.post(`/work/:taskId/${path}`, work, async (request, reply) => {
+      const { access } = request;
+      const user = request.requireUser();
+      const { taskId } = request.params;
+      const stageId = (await request.services.queue.view(access, user, taskId)).stage.id;
+      const done = await act(request, user, taskId);
+      reply.flash(done.kind, done.message);
+      return openNext(request, reply, access, user, String(stageId), [taskId], true);
+    });
+
+  fastify.post('/work/:taskId/answers', work, async (request, reply) => {
+    const { access } = request;
     const user = request.requireUser();
     const { taskId } = request.params;
-    const action = text(body.action) as WorkAction;
+    await request.services.queue.view(access, user, taskId); // 404 for a task the user cannot see
+    const saved = await request.services.queue.save(access, user, taskId, answerInput(request.body));
+    reply.flash('success', `Saved (version ${saved.version}).`);
+    return reply.redirect(`/projects/${access.project.id}/work/${taskId}`, 303);
+  });
+
+  finishing('submission', async (request, user, taskId) => {
+    await request.services.queue.submitDraft(request.access, user, taskId, answerInput(request.body));
+    return { kind: 'success', message: `Draft of task ${taskId} submitted; finalize it from My queue.` };
+  });
+
+  finishing('finalization', async (request, user, taskId) => {
+    await request.services.queue.finalize(request.access, user, taskId, answerInput(request.body));
+    return { kind: 'success', message: `Task ${taskId} finalized.` };
+  });
+
+  finishing('skip', async (request, user, taskId) => {
+    await request.services.queue.skip(request.access, user, taskId);
+    return { kind: 'info', message: `Task ${taskId} skipped: it waits at the end of your queue.` };
+  });
+
+  finishing('issue', async (request, user, taskId) => {
+    await request.services.queue.raiseIssue(request.access, user, taskId, text(request.body.comment));
+    return { kind: 'info', message: `Issue raised on task ${taskId}: an admin or manager will answer it.` };
+  });
+
+  /** A review stage's decision: accept as is, correct (the edited answers, accepted) or reject with a reason. */
+  finishing('review', async (request, user, taskId) => {
+    const { body } = request;
     const queue = request.services.queue;
-    const base = `/projects/${access.project.id}`;
-    const version = /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined;
-    const input = { answers: body, version, fromForm: true };
-    if (!WORK_ACTIONS.includes(action)) throw unprocessable('Choose an action');
-    const stageId = (await queue.view(access, user, taskId)).stage.id;
-    switch (action) {
-      case 'save': {
-        const saved = await queue.save(access, user, taskId, input);
-        reply.flash('success', `Saved (version ${saved.version}).`);
-        return reply.redirect(`${base}/work/${taskId}`, 303);
-      }
-      case 'submit':
-        await queue.submitDraft(access, user, taskId, input);
-        reply.flash('success', `Draft of task ${taskId} submitted; finalize it from My queue.`);
-        break;
-      case 'finalize':
-        await queue.finalize(access, user, taskId, input);
-        reply.flash('success', `Task ${taskId} finalized.`);
-        break;
-      case 'skip':
-        await queue.skip(access, user, taskId);
-        reply.flash('info', `Task ${taskId} skipped: it waits at the end of your queue.`);
-        break;
-      case 'issue':
-        await queue.raiseIssue(access, user, taskId, text(body.comment));
-        reply.flash('info', `Issue raised on task ${taskId}: an admin or manager will answer it.`);
-        break;
+    switch (text(body.decision)) {
       case 'accept':
-        await queue.review(access, user, taskId, 'accept', {});
-        reply.flash('success', `Task ${taskId} accepted.`);
-        break;
+        await queue.review(request.access, user, taskId, 'accept', {});
+        return { kind: 'success', message: `Task ${taskId} accepted.` };
       case 'correct':
-        await queue.review(access, user, taskId, 'correct', input);
-        reply.flash('success', `Task ${taskId} corrected and accepted.`);
-        break;
+        await queue.review(request.access, user, taskId, 'correct', answerInput(body));
+        return { kind: 'success', message: `Task ${taskId} corrected and accepted.` };
       case 'reject':
-        await queue.review(access, user, taskId, 'reject', { reason: text(body.reason) });
-        reply.flash('success', `Task ${taskId} rejected and sent back to its labeler.`);
-        break;
+        await queue.review(request.access, user, taskId, 'reject', { reason: text(body.reason) });
+        return { kind: 'success', message: `Task ${taskId} rejected and sent back to its labeler.` };
+      default:
+        throw unprocessable('Choose accept, correct or reject');
     }
-    // the next task of the same stage opens (never the one just left)
-    return openNext(request, reply, access, user, String(stageId), [taskId], true);
   });
 
   fastify.get('/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
