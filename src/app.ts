@@ -147,7 +147,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://'), maxAgeSeconds: config.SESSION_MAX_HOURS * 3600 });
   await fastify.register(view, viewOptions);
   await fastify.register(statics);
-  await fastify.register(swagger);
+  await fastify.register(swagger, { publicUrl: config.PUBLIC_URL });
   await fastify.register(htmx);
   await fastify.register(auth, { idleMinutes: config.SESSION_IDLE_MINUTES, absoluteMinutes: config.SESSION_MAX_HOURS * 60 });
   await fastify.register(viewLocals);
