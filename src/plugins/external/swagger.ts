@@ -80,10 +80,12 @@ export function hoistNamedSchemas(doc: Json): Json {
     // a component that is itself named stays a schema, not a reference to itself
     if (hoisted.$ref !== `#/components/schemas/${name}`) components[name] = hoisted;
   }
-  for (const item of Object.values(doc.paths as Record<string, Record<string, { responses?: Record<string, { description: string }> }>>)) {
+  for (const item of Object.values(doc.paths as Record<string, Record<string, { responses?: Record<string, { description: string; content?: Json }> }>>)) {
     for (const operation of Object.values(item)) {
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
         if (response.description === 'Default Response' && STATUS_DESCRIPTIONS[status]) response.description = STATUS_DESCRIPTIONS[status];
+        // a download route `produces` its file types; its errors are JSON all the same
+        if (Number(status) >= 400 && response.content) response.content = { 'application/json': Object.values(response.content)[0] };
       }
     }
   }
