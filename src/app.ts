@@ -37,6 +37,7 @@ import exportsRoutes from './modules/exports/exports.routes.ts';
 import queueRoutes from './modules/queue/queue.routes.ts';
 import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
+import { bodyReadingError } from './modules/system/api-media-types.ts';
 import uploadsRoutes from './modules/uploads/uploads.routes.ts';
 import failedJobsRoutes from './modules/system/failed-jobs.routes.ts';
 
@@ -73,8 +74,10 @@ const PROJECT_SECTIONS: Record<string, string> = {
 export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   const { config } = opts;
   // set before any route plugin registers: child contexts keep the handler they were created with
-  fastify.setErrorHandler(async (error: FastifyError | HttpError, request, reply) => {
+  fastify.setErrorHandler(async (caught: FastifyError | HttpError, request, reply) => {
     const api = isApiPath(request.url);
+    // a body the API cannot read answers in the API's own codes (invalid_json, unsupported_media_type)
+    const error = (api && !(caught instanceof HttpError) && bodyReadingError(caught, request)) || caught;
     let status = error.statusCode ?? 500;
     let code = error instanceof HttpError ? error.code : 'error';
     let message = error.message;
@@ -148,7 +151,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://'), maxAgeSeconds: config.SESSION_MAX_HOURS * 3600 });
   await fastify.register(view, viewOptions);
   await fastify.register(statics);
-  await fastify.register(swagger);
+  await fastify.register(swagger, { publicUrl: config.PUBLIC_URL });
   await fastify.register(htmx);
   await fastify.register(auth, { idleMinutes: config.SESSION_IDLE_MINUTES, absoluteMinutes: config.SESSION_MAX_HOURS * 60 });
   await fastify.register(viewLocals);

@@ -6,6 +6,7 @@ import appPlugin, { serverOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { cloneTemplateDatabase } from './database.ts';
 import { createServices } from '../../src/plugins/app/services.ts';
+import { OpenApiResponseCheck } from './openapi-responses.ts';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -15,6 +16,7 @@ export interface TestApp {
   /** Services on a fresh EntityManager, for arranging data directly. */
   services(): ReturnType<typeof createServices>;
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Closes the app; fails when an /api/v1 response differed from the OpenAPI document. */
   close(): Promise<void>;
 }
 
@@ -28,6 +30,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema });
   });
+  // every /api/v1 response a test receives is checked against the document (the document cannot drift)
+  const documentCheck = new OpenApiResponseCheck(app);
+  documentCheck.install();
   await app.register(fp(appPlugin), { config, databaseUrl });
   await app.ready();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -40,6 +45,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     close: async () => {
       await pool.end();
       await app.close();
+      if (documentCheck.mismatches.length) {
+        throw new Error(`${documentCheck.mismatches.length} API response(s) differ from the OpenAPI document:\n${[...new Set(documentCheck.mismatches)].join('\n')}`);
+      }
     },
   };
 }

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { PageQuery } from '../../lib/pagination.ts';
 import { selectionFromApi } from '../selection/task-selection.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { errorResponses, JSON_BODY_ERRORS, Nullable } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import type { ArchiveRow } from './archives.repository.ts';
 import { sendArchiveFile } from './archives.routes.ts';
@@ -14,15 +14,15 @@ const Archive = Type.Object({
   id: Type.Integer(),
   reason: Type.String(),
   automatic: Type.Boolean({ description: 'made by auto-archiving (no creator)' }),
-  createdBy: Type.Union([Type.String(), Type.Null()]),
+  createdBy: Nullable(Type.String({ description: 'The name of who archived' })),
   createdAt: Type.String({ format: 'date-time' }),
   taskCount: Type.Integer({ description: 'tasks archived into it' }),
   remaining: Type.Integer({ description: 'tasks still archived (fewer after a restore)' }),
-  restoredAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  restoredBy: Type.Union([Type.String(), Type.Null()]),
+  restoredAt: Nullable(Type.String({ format: 'date-time' })),
+  restoredBy: Nullable(Type.String()),
   downloadUrl: Type.String(),
-}, { $id: 'Archive' });
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+}, { title: 'Archive' });
+const errors = errorResponses(401, 403, 404, 422);
 
 const toBody = (projectId: number, a: ArchiveRow) => ({
   id: a.id, reason: a.reason, automatic: a.automatic, createdBy: a.createdBy, createdAt: a.createdAt.toISOString(),
@@ -37,7 +37,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/projects/:projectId/archives', {
     schema: {
-      tags: ['archives'], summary: 'Archive tasks (by ids or a filter) into one archive record, with a reason',
+      tags: ['archives'], operationId: 'archiveTasks', summary: 'Archive tasks (by ids or a filter) into one archive record, with a reason',
       description: 'Give `taskIds` or `filter` (the query string of a task list view; an empty filter selects every task); tasks with saved work are skipped. Up to 5,000 tasks are archived at once (201); a larger selection runs in the background (202, follow `operationId`).',
       params: ProjectParams,
       body: Type.Object({
@@ -46,9 +46,11 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
         taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100_000 })),
       }, { additionalProperties: false }),
       response: {
-        201: Type.Object({ archive: Type.Union([Archive, Type.Null()]), changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()) }),
-        202: Type.Object({ operationId: Type.Integer(), status: Type.String() }),
-        ...errors,
+        201: Type.Object({
+          archive: Nullable(Archive, { description: 'null when no task could be archived' }), changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()),
+        }, { title: 'ArchiveOutcome' }),
+        202: Type.Object({ operationId: Type.Integer(), status: Type.String() }, { title: 'BulkOperationStarted' }),
+        ...errors, ...errorResponses(...JSON_BODY_ERRORS),
       },
     },
   }, async (request, reply) => {
@@ -62,8 +64,8 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/projects/:projectId/archives', {
     schema: {
-      tags: ['archives'], summary: 'Archive records of the project, newest first (25 per page)', params: ProjectParams, querystring: PageQuery,
-      response: { 200: Type.Object({ items: Type.Array(Archive), page: Type.Integer(), pages: Type.Integer(), total: Type.Integer() }), ...errors },
+      tags: ['archives'], operationId: 'listArchives', summary: 'Archive records of the project, newest first (25 per page)', params: ProjectParams, querystring: PageQuery,
+      response: { 200: Type.Object({ items: Type.Array(Archive), page: Type.Integer(), pages: Type.Integer(), total: Type.Integer() }, { title: 'ArchivePage' }), ...errors },
     },
   }, async (request) => {
     const access = await managerAccess(request);
@@ -72,7 +74,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.get('/projects/:projectId/archives/:archiveId', {
-    schema: { tags: ['archives'], summary: 'One archive record', params: ArchiveParams, response: { 200: Archive, ...errors } },
+    schema: { tags: ['archives'], operationId: 'getArchive', summary: 'One archive record', params: ArchiveParams, response: { 200: Archive, ...errors } },
   }, async (request) => {
     const access = await managerAccess(request);
     return toBody(access.project.id, await request.services.archives.get(access, request.params.archiveId));
@@ -80,7 +82,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/projects/:projectId/archives/:archiveId/download', {
     schema: {
-      tags: ['archives'], summary: 'The archive’s tasks in the upload format (CSV or JSON), ready to upload again', params: ArchiveParams,
+      tags: ['archives'], operationId: 'downloadArchive', summary: 'The archive’s tasks in the upload format (CSV or JSON), ready to upload again', params: ArchiveParams,
       querystring: Type.Object({ format: Type.Optional(Type.String({ enum: [...ARCHIVE_DOWNLOAD_FORMATS], default: 'csv' })) }),
       produces: ['text/csv', 'application/json'],
       response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'The file' }), ...errors },
@@ -92,10 +94,10 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.post('/projects/:projectId/archives/:archiveId/restoration', {
     schema: {
-      tags: ['archives'], summary: 'Restore an archive: its tasks come back with their history',
+      tags: ['archives'], operationId: 'restoreArchive', summary: 'Restore an archive: its tasks come back with their history',
       description: 'A task whose name is taken by a live task (uploaded again since) stays archived and is counted in `clashes`.',
       params: ArchiveParams,
-      response: { 200: Type.Object({ restored: Type.Integer(), clashes: Type.Integer(), archive: Archive }), ...errors },
+      response: { 200: Type.Object({ restored: Type.Integer(), clashes: Type.Integer(), archive: Archive }, { title: 'Restoration' }), ...errors, ...errorResponses(...JSON_BODY_ERRORS) },
     },
   }, async (request) => {
     const access = await managerAccess(request);

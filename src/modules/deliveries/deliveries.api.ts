@@ -2,17 +2,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, TaskIds, TaskState } from '../system/api.schemas.ts';
 
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
-const TaskIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 });
+const errors = errorResponses(401, 403, 404, 422, ...JSON_BODY_ERRORS);
 const Delivered = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(), priority: Type.Integer(), priorityScore: Nullable(Type.String()),
+  id: Type.Integer(), name: Type.String(), state: TaskState, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
   clientBatchId: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
-  answers: Nullable(Type.Record(Type.String(), Type.Unknown())), createdAt: Type.String({ format: 'date-time' }), completedAt: Nullable(Type.String({ format: 'date-time' })),
-});
-const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()) });
+  answers: Nullable(Type.Record(Type.String(), Type.Unknown(), { description: 'The final answers by output field' })),
+  createdAt: Type.String({ format: 'date-time' }), completedAt: Nullable(Type.String({ format: 'date-time' })),
+}, { title: 'DeliveredTask' });
 
 const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
 function decodeCursor(cursor: string): number {
@@ -31,11 +29,11 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/deliveries', {
     schema: {
-      tags: ['delivery'], summary: 'Fetch completed tasks, at least once',
+      tags: ['delivery'], operationId: 'fetchDeliveries', summary: 'Fetch completed tasks, at least once',
       description: 'Returns the next completed tasks in id order with their final answers, as `sent`. Pass `nextCursor` back as `cursor` to continue: that confirms the receipt of everything sent up to it (those tasks become `delivered`). A page whose answer was lost is simply fetched again: call with the same cursor, or without one to start over (tasks not yet confirmed come again). Confirm the last page with one more call (it may be empty) or with `POST …/deliveries/receipt`. Tasks being delivered by the webhook are left out (a failed webhook delivery shows up here). Use one consumer per project.',
       params: ProjectParams,
       body: Type.Optional(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String()) }, { additionalProperties: false })),
-      response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Type.String({ description: 'After the last task returned (or the cursor given, when none was)' }) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Type.String({ description: 'After the last task returned (or the cursor given, when none was)' }) }, { title: 'DeliveryPage' }), ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -47,7 +45,7 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/deliveries/receipt', {
     schema: {
-      tags: ['delivery'], summary: 'Confirm receipt of tasks fetched from the feed (they become delivered)', params: ProjectParams,
+      tags: ['delivery'], operationId: 'confirmDeliveryReceipt', summary: 'Confirm receipt of tasks fetched from the feed (they become delivered)', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }),
       response: { 200: Type.Object({ confirmed: Type.Integer({ description: 'tasks that were sent and are now delivered' }) }), ...errors },
     },
@@ -58,7 +56,7 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/deliveries/acknowledgement', {
     schema: {
-      tags: ['delivery'], summary: 'Acknowledge delivered tasks (end state)', params: ProjectParams,
+      tags: ['delivery'], operationId: 'acknowledgeDeliveries', summary: 'Acknowledge delivered tasks (end state)', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }), response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
@@ -69,7 +67,7 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/deliveries/rejection', {
     schema: {
-      tags: ['delivery'], summary: 'Reject delivered tasks with a reason: state rejected, back to Label and its labeler', params: ProjectParams,
+      tags: ['delivery'], operationId: 'rejectDeliveries', summary: 'Reject delivered tasks with a reason: state rejected, back to Label and its labeler', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
@@ -82,13 +80,13 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/webhook-deliveries', {
     schema: {
-      tags: ['delivery'], summary: 'The latest webhook attempts (admins, managers)', params: ProjectParams,
+      tags: ['delivery'], operationId: 'listWebhookDeliveries', summary: 'The latest webhook attempts (admins, managers)', params: ProjectParams,
       response: {
         200: Type.Object({ delivering: Type.Integer(), items: Type.Array(Type.Object({
           taskId: Type.Integer(), attempt: Type.Integer(), status: Type.String(), responseStatus: Nullable(Type.Integer()),
           error: Nullable(Type.String()), durationMs: Nullable(Type.Integer()), createdAt: Type.String({ format: 'date-time' }),
-        })) }),
-        ...errors,
+        }, { title: 'WebhookAttempt' })) }),
+        ...errorResponses(401, 403, 404, 422),
       },
     },
   }, async (request) => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { EXPORT_FORMATS } from './export-formats.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { errorResponses, JSON_BODY_ERRORS, Nullable } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { selectionFromApi } from '../selection/task-selection.ts';
 import type { ExportRow } from './exports.repository.ts';
@@ -12,15 +12,15 @@ const ExportBody = Type.Object({
   id: Type.Integer(),
   format: Type.String({ enum: [...EXPORT_FORMATS] }),
   status: Type.String({ enum: ['queued', 'running', 'completed', 'failed', 'expired'] }),
-  rowsTotal: Type.Union([Type.Integer(), Type.Null()]),
+  rowsTotal: Nullable(Type.Integer()),
   rowsWritten: Type.Integer(),
   sizeBytes: Type.Integer(),
-  errorMessage: Type.Union([Type.String(), Type.Null()]),
+  errorMessage: Nullable(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
-  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  downloadUrl: Type.Union([Type.String(), Type.Null()]),
-});
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
+  finishedAt: Nullable(Type.String({ format: 'date-time' })),
+  downloadUrl: Nullable(Type.String({ description: 'Set once completed' })),
+}, { title: 'Export' });
+const errors = errorResponses(401, 403, 404, 422);
 
 const toBody = (projectId: number, r: ExportRow) => ({
   id: r.id, format: r.format, status: r.status, rowsTotal: r.rowsTotal, rowsWritten: r.rowsWritten, sizeBytes: r.sizeBytes,
@@ -37,7 +37,7 @@ export default async function exportsApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/exports', {
     schema: {
-      tags: ['exports'], summary: 'Export tasks as CSV, JSON or JSONL (runs in the background)',
+      tags: ['exports'], operationId: 'createExport', summary: 'Export tasks as CSV, JSON or JSONL (runs in the background)',
       description: 'Give `filter` (the query string of a task list view, e.g. `state=completed&batch=b7`) or `taskIds`; neither exports every task. Poll the export until `completed`, then download it.',
       params: ProjectParams,
       body: Type.Object({
@@ -45,7 +45,7 @@ export default async function exportsApi(fastify: FastifyInstance) {
         filter: Type.Optional(Type.String({ maxLength: 4000 })),
         taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100_000 })),
       }, { additionalProperties: false }),
-      response: { 202: ExportBody, ...errors },
+      response: { 202: ExportBody, ...errors, ...errorResponses(...JSON_BODY_ERRORS) },
     },
   }, async (request, reply) => {
     const access = await managerAccess(request);
@@ -57,9 +57,9 @@ export default async function exportsApi(fastify: FastifyInstance) {
   });
 
   fastify.get('/projects/:projectId/exports', {
-    schema: { tags: ['exports'], summary: 'Exports of the project, newest first (25 per page)', params: ProjectParams,
+    schema: { tags: ['exports'], operationId: 'listExports', summary: 'Exports of the project, newest first (25 per page)', params: ProjectParams,
       querystring: Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })) }),
-      response: { 200: Type.Object({ items: Type.Array(ExportBody), total: Type.Integer() }), ...errors } },
+      response: { 200: Type.Object({ items: Type.Array(ExportBody), total: Type.Integer() }, { title: 'ExportPage' }), ...errors } },
   }, async (request) => {
     const access = await managerAccess(request);
     const list = await request.services.exports.list(access, (request.query as { page: number }).page);
@@ -67,14 +67,18 @@ export default async function exportsApi(fastify: FastifyInstance) {
   });
 
   fastify.get('/projects/:projectId/exports/:exportId', {
-    schema: { tags: ['exports'], summary: 'One export and its progress', params: ExportParams, response: { 200: ExportBody, ...errors } },
+    schema: { tags: ['exports'], operationId: 'getExport', summary: 'One export and its progress', params: ExportParams, response: { 200: ExportBody, ...errors } },
   }, async (request) => {
     const access = await managerAccess(request);
     return toBody(access.project.id, await request.services.exports.get(access, (request.params as { exportId: number }).exportId));
   });
 
   fastify.get('/projects/:projectId/exports/:exportId/download', {
-    schema: { tags: ['exports'], summary: 'The file of a completed export (409 while it runs)', params: ExportParams },
+    schema: {
+      tags: ['exports'], operationId: 'downloadExport', summary: 'The file of a completed export (409 while it runs or once expired)', params: ExportParams,
+      produces: ['text/csv', 'application/json', 'application/x-ndjson'],
+      response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'The file, in the export’s format' }), ...errors, ...errorResponses(409) },
+    },
   }, async (request, reply) => {
     const access = await managerAccess(request);
     return sendExportFile(reply, request.services, access, (request.params as { exportId: number }).exportId);

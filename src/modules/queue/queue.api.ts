@@ -3,39 +3,40 @@ import { Type, type Static } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { heldByFilter } from '../selection/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { bearerToken, tokenAccess } from './token-access.ts';
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const StageRefParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stage: Type.String({ minLength: 1, description: 'Stage name (e.g. Label, Review_1) or id' }) });
 const UserParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), userId: Type.Integer({ minimum: 1 }) });
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const errors = errorResponses(401, 403, 404, 409, 422);
+const bodyErrors = errorResponses(...JSON_BODY_ERRORS);
 
 const Answers = Type.Record(Type.String(), Type.Unknown(), { description: 'Answers by output-schema field name' });
 const Version = Type.Integer({ minimum: 0, description: 'The version your answers start from (`version` of the work item; 0 before the first save). A stale version answers 409 with both versions.' });
 const AnswerBody = Type.Object({ answers: Type.Optional(Answers), version: Type.Optional(Version) }, { additionalProperties: false });
 
 /** Every response names a stage by id and name; every call that takes one takes either. */
-const Stage = Type.Object({ id: Type.Integer(), name: Type.String() });
+const Stage = StageRef;
 const HandedOut = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Stage, state: Type.String(), status: Type.String(), kind: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, state: TaskState, status: OpenAssignmentStatus, kind: AssignmentKind,
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
   leaseExpiresAt: Nullable(Type.String({ format: 'date-time' })), version: Type.Integer(),
-});
+}, { title: 'HandedOutTask' });
 const QueueItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), state: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, status: OpenAssignmentStatus, kind: AssignmentKind, state: TaskState,
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), since: Type.String({ format: 'date-time' }),
-});
+}, { title: 'QueueItem' });
 const WorkItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(), stage: Stage, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
+  id: Type.Integer(), name: Type.String(), state: TaskState, stage: Stage, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
   data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
-  assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) })),
+  assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) }, { title: 'WorkAssignment' })),
   answers: Answers, version: Type.Integer(), prefilledFrom: Nullable(Type.String()), canAct: Type.Boolean(),
-});
-const Moved = Type.Object({ stage: Stage, state: Type.String() }, { description: 'The stage the task is in now, and its state' });
-const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()), operationId: Type.Optional(Type.Integer()) });
+}, { title: 'WorkItem' });
+const Moved = Type.Object({ stage: Stage, state: TaskState }, { description: 'The stage the task is in now, and its state', title: 'TaskMove' });
+const Version_ = Type.Object({ version: Type.Integer({ description: 'The version of the saved answers' }) }, { title: 'AnswersVersion' });
+const Status = Type.Object({ status: Type.String() }, { title: 'AssignmentStatusChange' });
 
 /** Queues, work actions, review, issues and reservations in the JSON API (SPEC §8). */
 export default async function queueApi(fastify: FastifyInstance) {
@@ -47,7 +48,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   const taskId = (request: FastifyRequest) => (request.params as { taskId: number }).taskId;
 
   fastify.get('/projects/:projectId/queue', {
-    schema: { tags: ['queue'], summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
+    schema: { tags: ['queue'], operationId: 'getMyQueue', summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     const { rows } = await request.services.queue.myQueue(access, user);
@@ -58,9 +59,9 @@ export default async function queueApi(fastify: FastifyInstance) {
   fastify.post('/projects/:projectId/stages/:stage/next', {
     config: { tokenAccess: true },
     schema: {
-      tags: ['queue'], summary: 'Request work in a stage (the Label / Review buttons)',
+      tags: ['queue'], operationId: 'requestNext', summary: 'Request work in a stage (the Label / Review buttons)',
       description: 'Your own assigned, reserved and saved tasks in the stage come first, then your skipped ones; then (with auto-assignment on) tasks claimed from the pool in allocation order, up to the project\'s queue size. An empty list means no work.',
-      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors },
+      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { projectId, stage } = request.params as { projectId: number; stage: string };
@@ -70,7 +71,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.get('/projects/:projectId/work/:taskId', {
-    schema: { tags: ['queue'], summary: 'A task as its assignee works on it (inputs, current or prefilled answers, version)', params: TaskParams, response: { 200: WorkItem, ...errors } },
+    schema: { tags: ['queue'], operationId: 'getWorkItem', summary: 'A task as its assignee works on it (inputs, current or prefilled answers, version)', params: TaskParams, response: { 200: WorkItem, ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     const v = await request.services.queue.view(access, user, taskId(request));
@@ -84,9 +85,9 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.put('/projects/:projectId/tasks/:taskId/answers', {
     schema: {
-      tags: ['queue'], summary: 'Save draft answers (assignee only)', params: TaskParams,
+      tags: ['queue'], operationId: 'saveAnswers', summary: 'Save draft answers (assignee only)', params: TaskParams,
       body: Type.Object({ answers: Answers, version: Version }, { additionalProperties: false }),
-      response: { 200: Type.Object({ version: Type.Integer() }), ...errors },
+      response: { 200: Version_, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -94,7 +95,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/submission', {
-    schema: { tags: ['queue'], summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Type.Object({ version: Type.Integer() }), ...errors } },
+    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors, ...bodyErrors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     return request.services.queue.submitDraft(access, user, taskId(request), (request.body ?? {}) as Static<typeof AnswerBody>);
@@ -103,9 +104,9 @@ export default async function queueApi(fastify: FastifyInstance) {
   fastify.post('/projects/:projectId/tasks/:taskId/finalization', {
     config: { tokenAccess: true },
     schema: {
-      tags: ['queue'], summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
+      tags: ['queue'], operationId: 'finalizeTask', summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
       description: 'Optionally with the final answers (and their version). After Label the task goes to the next enabled review stage that samples it, else to Ground Truth (completed).',
-      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors },
+      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { projectId } = request.params as { projectId: number };
@@ -120,14 +121,14 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.post('/projects/:projectId/queue/finalization', {
-    schema: { tags: ['queue'], summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors } },
+    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors, ...bodyErrors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     return { finalized: await request.services.queue.finalizeAll(access, user) };
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/skip', {
-    schema: { tags: ['queue'], summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Type.Object({ status: Type.String() }), ...errors } },
+    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors, ...bodyErrors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     await request.services.queue.skip(access, user, taskId(request));
@@ -136,9 +137,9 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/:taskId/issue', {
     schema: {
-      tags: ['queue'], summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
+      tags: ['queue'], operationId: 'raiseIssue', summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
       params: TaskParams, body: Type.Object({ comment: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ status: Type.String() }), ...errors },
+      response: { 200: Status, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -148,9 +149,9 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/:taskId/issue/resolution', {
     schema: {
-      tags: ['queue'], summary: 'Answer an issue and send the task back to the same user (admins, managers)',
+      tags: ['queue'], operationId: 'resolveIssue', summary: 'Answer an issue and send the task back to the same user (admins, managers)',
       params: TaskParams, body: Type.Object({ response: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ status: Type.String() }), ...errors },
+      response: { 200: Status, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -160,8 +161,8 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/issues', {
     schema: {
-      tags: ['queue'], summary: 'Open issues (admins, managers)', params: ProjectParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) })) }), ...errors },
+      tags: ['queue'], operationId: 'listIssues', summary: 'Open issues (admins, managers)', params: ProjectParams,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) }, { title: 'Issue' })) }), ...errors },
     },
   }, async (request) => {
     const { access } = await ctx(request);
@@ -171,14 +172,14 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/:taskId/review', {
     schema: {
-      tags: ['queue'], summary: 'Review decision: accept, reject (reason required: back to the same labeler in Label) or correct (edited answers, then accept)',
+      tags: ['queue'], operationId: 'reviewTask', summary: 'Review decision: accept, reject (reason required: back to the same labeler in Label) or correct (edited answers, then accept)',
       params: TaskParams,
       body: Type.Object({
         decision: Type.String({ enum: ['accept', 'reject', 'correct'] }),
         reason: Type.Optional(Type.String({ maxLength: 2000 })),
         answers: Type.Optional(Answers), version: Type.Optional(Version),
       }, { additionalProperties: false }),
-      response: { 200: Moved, ...errors },
+      response: { 200: Moved, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -188,12 +189,12 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/reservations', {
     schema: {
-      tags: ['reservations'], summary: 'Users holding open work, with counts by status and the oldest hold (admins, managers)', params: ProjectParams,
+      tags: ['reservations'], operationId: 'listReservationHolders', summary: 'Users holding open work, with counts by status and the oldest hold (admins, managers)', params: ProjectParams,
       response: {
         200: Type.Object({ items: Type.Array(Type.Object({
           userId: Type.Integer(), name: Type.String(), email: Type.String(), total: Type.Integer(), reserved: Type.Integer(), assigned: Type.Integer(),
           saved: Type.Integer(), pending: Type.Integer(), skipped: Type.Integer(), issue: Type.Integer(), oldest: Type.String({ format: 'date-time' }),
-        })) }),
+        }, { title: 'ReservationHolder' })) }),
         ...errors,
       },
     },
@@ -206,8 +207,8 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/reservations/:userId', {
     schema: {
-      tags: ['reservations'], summary: 'The open work one user holds (admins, managers)', params: UserParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), priority: Type.Integer(), since: Type.String({ format: 'date-time' }) })) }), ...errors },
+      tags: ['reservations'], operationId: 'listUserReservations', summary: 'The open work one user holds (admins, managers)', params: UserParams,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, status: OpenAssignmentStatus, kind: AssignmentKind, priority: Type.Integer(), since: Type.String({ format: 'date-time' }) }, { title: 'HeldTask' })) }), ...errors },
     },
   }, async (request) => {
     const { access } = await ctx(request);
@@ -218,14 +219,14 @@ export default async function queueApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/reservations/release', {
     schema: {
-      tags: ['reservations'], summary: 'Release tasks back to the pool: all untouched or reserved tasks of a user, or single tasks',
+      tags: ['reservations'], operationId: 'releaseReservations', summary: 'Release tasks back to the pool: all untouched or reserved tasks of a user, or single tasks',
       description: 'Give `email` (or `userId`) to release everything that user holds untouched, or `taskIds`. Saved drafts and open issues are skipped (their history stays).',
       params: ProjectParams,
       body: Type.Object({
         userId: Type.Optional(Type.Integer({ minimum: 1 })), email: Type.Optional(Type.String({ format: 'email' })),
-        taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 })),
+        taskIds: Type.Optional(TaskIds),
       }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { errorResponses } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
 import { DEFAULT_RANGE, ProjectStats, StatsQuery, type StatRange } from './stats.schemas.ts';
 
@@ -12,7 +12,7 @@ export default async function statsApi(fastify: FastifyInstance) {
       description: 'Admins and managers get the whole project (`scope: "project"`); members get their own figures only (`scope: "own"`: their tasks, their finalized work, the review outcomes of their labels; no client outcomes and no health). Large projects are served from figures a background job refreshes every few seconds: `live` is false and `ageSeconds` says how old they are.',
       params: ProjectParams,
       querystring: StatsQuery,
-      response: { 200: ProjectStats, 401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse },
+      response: { 200: ProjectStats, ...errorResponses(401, 404, 422) },
     },
   }, async (request) => {
     const user = request.requireUser();

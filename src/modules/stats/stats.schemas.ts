@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { TASK_STATES } from '../tasks/task.entity.ts';
+import { Nullable } from '../system/api.schemas.ts';
 
 /** The dashboard's time ranges in days (`?range=`); 30 when absent. */
 export const STAT_RANGES = [7, 30, 90] as const;
@@ -21,7 +22,6 @@ export const DashboardQuery = Type.Object({
 });
 
 const Count = Type.Integer({ minimum: 0 });
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const StageStates = Type.Object(Object.fromEntries(TASK_STATES.map((s) => [s, Count])) as Record<(typeof TASK_STATES)[number], typeof Count>);
 

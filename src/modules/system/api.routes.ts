@@ -9,6 +9,7 @@ import uploadsApi from '../uploads/uploads.api.ts';
 import archivesApi from '../archives/archives.api.ts';
 import { TOKEN_REQUIRED, unauthorized } from '../../lib/errors.ts';
 import statsApi from '../stats/stats.api.ts';
+import { refuseOtherMediaTypes } from './api-media-types.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
 export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUploadBytes: number }) {
@@ -16,6 +17,7 @@ export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUpl
     // routes with tokenAccess authenticate in their own first statement (same answer when the token is bad)
     if (!request.user && !request.routeOptions.config.tokenAccess) throw unauthorized(TOKEN_REQUIRED);
   });
+  fastify.addHook('onRequest', refuseOtherMediaTypes);
   await fastify.register(projectsApi);
   await fastify.register(tasksApi);
   await fastify.register(answersApi);

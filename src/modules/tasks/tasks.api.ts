@@ -4,11 +4,10 @@ import { Type } from 'typebox';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome } from '../bulk/bulk.service.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, MAX_TASK_IDS, Nullable, OpenAssignmentStatus, Person, StageRef, TaskIds, TaskState, UserRef } from '../system/api.schemas.ts';
+import { ASSIGNMENT_STATUSES } from '../assignments/assignment.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
-
-const MAX_IDS = 5_000;
 
 const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
@@ -27,30 +26,29 @@ const ListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ description: '`nextCursor` of the previous page' })),
 }, { additionalProperties: true });
 
-const Person = Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() });
 const TaskBody = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(),
-  stage: Type.Object({ id: Type.Integer(), name: Type.String() }),
-  priority: Type.Integer(), priorityScore: Type.Union([Type.String({ description: 'decimal, up to 9 places' }), Type.Null()]),
-  clientBatchId: Type.Union([Type.String(), Type.Null()]), held: Type.Boolean(), hasOpenIssue: Type.Boolean(),
-  assignee: Type.Union([Person, Type.Null()]),
-  assignmentStatus: Type.Union([Type.String(), Type.Null()]), assignmentKind: Type.Union([Type.String(), Type.Null()]),
-  uploadId: Type.Union([Type.Integer(), Type.Null()]),
-  createdAt: Type.String({ format: 'date-time' }), lastSubmittedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
-});
-const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({
-  assignments: Type.Array(Type.Object({
-    id: Type.Integer(), stage: Type.Object({ id: Type.Integer(), name: Type.String() }), user: Person, status: Type.String(), kind: Type.String(),
-    createdAt: Type.String({ format: 'date-time' }), finalizedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  })),
-})]);
-const BulkResult = Type.Object({
-  changed: Type.Integer(),
-  skipped: Type.Record(Type.String(), Type.Integer(), { description: 'Tasks left alone, counted by reason' }),
-});
-const TaskIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_IDS, description: `1 to ${MAX_IDS} task ids` });
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+  id: Type.Integer(), name: Type.String(), state: TaskState,
+  stage: StageRef,
+  priority: Type.Integer(), priorityScore: Nullable(Type.String({ description: 'decimal, up to 9 places' })),
+  clientBatchId: Nullable(Type.String()), held: Type.Boolean(), hasOpenIssue: Type.Boolean(),
+  assignee: Nullable(Person),
+  assignmentStatus: Nullable(OpenAssignmentStatus), assignmentKind: Nullable(AssignmentKind),
+  uploadId: Nullable(Type.Integer()),
+  createdAt: Type.String({ format: 'date-time' }), lastSubmittedAt: Nullable(Type.String({ format: 'date-time' })),
+  data: Type.Unknown({ description: 'The task\u2019s inputs, as uploaded' }), metadata: Type.Record(Type.String(), Type.String()),
+}, { title: 'Task' });
+const Assignment = Type.Object({
+  id: Type.Integer(), stage: StageRef, user: Person, status: Type.String({ enum: [...ASSIGNMENT_STATUSES] }), kind: AssignmentKind,
+  createdAt: Type.String({ format: 'date-time' }), finalizedAt: Nullable(Type.String({ format: 'date-time' })),
+}, { title: 'Assignment' });
+const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({ assignments: Type.Array(Assignment) })], { title: 'TaskDetail' });
+const TaskEvent = Type.Object({
+  id: Type.Integer(), at: Type.String({ format: 'date-time' }), actor: Nullable(UserRef),
+  kind: Type.String({ description: 'e.g. created, priority_changed, held, finalized' }), before: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  after: Nullable(Type.Record(Type.String(), Type.Unknown())), note: Nullable(Type.String()),
+}, { title: 'TaskEvent' });
+const errors = errorResponses(401, 403, 404, 422);
+const bodyErrors = errorResponses(...JSON_BODY_ERRORS);
 
 const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
 function decodeCursor(cursor: string | undefined): number {
@@ -88,10 +86,10 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/tasks', {
     schema: {
-      tags: ['tasks'], summary: 'List tasks (the filters of the task list), in id order, with a cursor',
+      tags: ['tasks'], operationId: 'listTasks', summary: 'List tasks (the filters of the task list), in id order, with a cursor',
       description: 'Members see only tasks assigned or reserved to them. Pass `nextCursor` as `cursor` for the next page.',
       params: ProjectParams, querystring: ListQuery,
-      response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Nullable(Type.String()) }, { title: 'TaskPage' }), ...errors },
     },
   }, async (request) => {
     const { user, access } = await managed(request);
@@ -106,7 +104,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
   });
 
   fastify.get('/projects/:projectId/tasks/:taskId', {
-    schema: { tags: ['tasks'], summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
+    schema: { tags: ['tasks'], operationId: 'getTask', summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
   }, async (request) => {
     const { user, access } = await managed(request);
     const { taskId } = request.params as { taskId: number };
@@ -118,19 +116,12 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.get('/projects/:projectId/tasks/:taskId/events', {
     schema: {
-      tags: ['tasks'], summary: 'The task\u2019s history, oldest first, with a cursor',
+      tags: ['tasks'], operationId: 'listTaskEvents', summary: 'The task\u2019s history, oldest first, with a cursor',
       description: 'The events the task view shows: every change with its actor (null for the system), before and after. The first entry (id 0) is the task\u2019s creation.',
       params: TaskParams,
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String({ maxLength: 100 })) }),
       response: {
-        200: Type.Object({
-          items: Type.Array(Type.Object({
-            id: Type.Integer(), at: Type.String({ format: 'date-time' }), actor: Type.Union([Type.Object({ id: Type.Integer(), name: Type.String() }), Type.Null()]),
-            kind: Type.String(), before: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-            after: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]), note: Type.Union([Type.String(), Type.Null()]),
-          })),
-          nextCursor: Type.Union([Type.String(), Type.Null()]),
-        }),
+        200: Type.Object({ items: Type.Array(TaskEvent), nextCursor: Nullable(Type.String()) }, { title: 'TaskEventPage' }),
         ...errors,
       },
     },
@@ -147,7 +138,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/assign', {
     schema: {
-      tags: ['tasks'], summary: 'Assign tasks to a member by email, or unassign them (no email)',
+      tags: ['tasks'], operationId: 'assignTasks', summary: 'Assign tasks to a member by email, or unassign them (no email)',
       description: 'With `reserve: true` the tasks are reserved for the member instead. Existing assignments are superseded; tasks with saved work by someone else are skipped.',
       params: ProjectParams,
       body: Type.Object({
@@ -155,7 +146,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
         email: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'email' })])),
         reserve: Type.Optional(Type.Boolean()),
       }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const body = request.body as { taskIds: number[]; email?: string | null; reserve?: boolean };
@@ -169,7 +160,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/priority', {
     schema: {
-      tags: ['tasks'], summary: 'Set priority and/or priority score per task',
+      tags: ['tasks'], operationId: 'setTaskPriorities', summary: 'Set priority and/or priority score per task',
       description: 'Priority: whole number, lower is served first. Score: 0–1 (up to 9 decimals), higher first; null clears it.',
       params: ProjectParams,
       body: Type.Array(Type.Object({
@@ -177,8 +168,8 @@ export default async function tasksApi(fastify: FastifyInstance) {
         priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX })),
         // JSON bodies are not coerced (strict-numbers.ts): 0 stays 0 and null clears; the one score parser reads the value
         priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number(), Type.String()], { description: `${SCORE_RULE}, as a number or a string; null clears it` })),
-      }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_IDS }),
-      response: { 200: BulkResult, ...errors },
+      }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_TASK_IDS }),
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { user, access } = await managed(request);
@@ -193,11 +184,11 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/stage', {
     schema: {
-      tags: ['tasks'], summary: 'Send tasks to a stage (manager override)',
+      tags: ['tasks'], operationId: 'sendTasksToStage', summary: 'Send tasks to a stage (manager override)',
       description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, stage: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })], { description: 'The stage: its id, or its name (e.g. Review_1)' }) }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { taskIds, stage } = request.body as { taskIds: number[]; stage: number | string };
@@ -209,10 +200,10 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/hold', {
     schema: {
-      tags: ['tasks'], summary: 'Hold tasks (out of the allocation pool) or unhold them',
+      tags: ['tasks'], operationId: 'holdTasks', summary: 'Hold tasks (out of the allocation pool) or unhold them',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, held: Type.Boolean() }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { taskIds, held } = request.body as { taskIds: number[]; held: boolean };
@@ -221,10 +212,10 @@ export default async function tasksApi(fastify: FastifyInstance) {
 
   fastify.post('/projects/:projectId/tasks/client-batch', {
     schema: {
-      tags: ['tasks'], summary: 'Set (or clear, with null) the client batch ID of tasks',
+      tags: ['tasks'], operationId: 'setTaskClientBatch', summary: 'Set (or clear, with null) the client batch ID of tasks',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, clientBatchId: Type.Union([Type.Null(), Type.String({ maxLength: 200 })]) }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
     const { taskIds, clientBatchId } = request.body as { taskIds: number[]; clientBatchId: string | null };

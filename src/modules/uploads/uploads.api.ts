@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { errorResponses, Nullable } from '../system/api.schemas.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody, UploadErrorBody, UploadParams } from './uploads.schemas.ts';
+import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody, UploadErrorBody, UploadParams, UploadRequest } from './uploads.schemas.ts';
 import { receiveUpload, sendFailedRows } from './uploads.routes.ts';
 
 /** Uploads over the JSON API: create (multipart), status, errors, failed rows, cancel, delete. */
@@ -14,17 +14,22 @@ async function managedUpload(request: FastifyRequest) {
 }
 
 export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
-  const errors = { 401: ErrorResponse, 404: ErrorResponse };
+  // a member gets 403 (manager work); a project or upload they cannot see, 404
+  const errors = errorResponses(401, 403, 404, 422);
 
   fastify.post('/projects/:projectId/uploads', {
     schema: {
-      tags: ['uploads'],
+      tags: ['uploads'], operationId: 'createUpload',
       summary: 'Upload a CSV, JSON, JSONL or RedBrick items file of tasks',
       description: 'multipart/form-data with a `file` and optional `defaultPriority`, `defaultPriorityScore`, `clientBatchId`. '
-        + 'The file is stored, then processed by a background job: poll the returned upload until its status is final.',
+        + 'The file is stored, then processed by a background job: poll the returned upload (its URL is the `Location` header) until its status is final.',
       consumes: ['multipart/form-data'],
+      multipartBody: UploadRequest,
       params: ProjectParams,
-      response: { 202: UploadBody, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse, ...errors },
+      response: {
+        202: UploadBody,
+        ...errors, ...errorResponses(400, 409, 413, 415),
+      },
     },
   }, async (request, reply) => {
     const { projectId } = request.params as { projectId: number };
@@ -35,8 +40,8 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
 
   fastify.get('/projects/:projectId/uploads', {
     schema: {
-      tags: ['uploads'], summary: 'Upload history, newest first', params: ProjectParams, querystring: HistoryQuery,
-      response: { 200: Type.Object({ items: Type.Array(UploadBody), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() }), ...errors },
+      tags: ['uploads'], operationId: 'listUploads', summary: 'Upload history, newest first', params: ProjectParams, querystring: HistoryQuery,
+      response: { 200: Type.Object({ items: Type.Array(UploadBody), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() }, { title: 'UploadPage' }), ...errors },
     },
   }, async (request) => {
     const { projectId } = request.params as { projectId: number };
@@ -47,14 +52,14 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
   });
 
   fastify.get('/projects/:projectId/uploads/:uploadId', {
-    schema: { tags: ['uploads'], summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
+    schema: { tags: ['uploads'], operationId: 'getUpload', summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
   }, async (request) => {
     return toUploadBody((await managedUpload(request)).upload);
   });
 
   fastify.get('/projects/:projectId/uploads/:uploadId/errors', {
     schema: {
-      tags: ['uploads'], summary: 'The kept error rows of an upload (at most 1,000)', params: UploadParams,
+      tags: ['uploads'], operationId: 'listUploadErrors', summary: 'The kept error rows of an upload (at most 1,000)', params: UploadParams,
       response: { 200: Type.Object({ items: Type.Array(UploadErrorBody) }), ...errors },
     },
   }, async (request) => {
@@ -63,13 +68,20 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
   });
 
   fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', {
-    schema: { tags: ['uploads'], summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams },
+    schema: {
+      tags: ['uploads'], operationId: 'downloadUploadFailedRows', summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams,
+      produces: ['text/csv', 'application/x-ndjson'],
+      response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'CSV for a CSV upload, else JSON Lines' }), ...errors },
+    },
   }, async (request, reply) => {
     return sendFailedRows(request, reply, (await managedUpload(request)).upload);
   });
 
   fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', {
-    schema: { tags: ['uploads'], summary: 'Cancel a queued or running upload (tasks already created stay)', params: UploadParams, response: { 200: UploadBody, 409: ErrorResponse, ...errors } },
+    schema: {
+      tags: ['uploads'], operationId: 'cancelUpload', summary: 'Cancel a queued or running upload (tasks already created stay)', params: UploadParams,
+      response: { 200: UploadBody, ...errors, ...errorResponses(409) },
+    },
   }, async (request) => {
     const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
     const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
@@ -78,8 +90,11 @@ export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFi
 
   fastify.delete('/projects/:projectId/uploads/:uploadId', {
     schema: {
-      tags: ['uploads'], summary: 'Delete an upload (project admins): archives its tasks without submitted or saved work', params: UploadParams,
-      response: { 200: Type.Object({ upload: UploadBody, archived: Type.Integer(), kept: Type.Integer(), archiveId: Type.Union([Type.Integer(), Type.Null()]) }), 409: ErrorResponse, ...errors },
+      tags: ['uploads'], operationId: 'deleteUpload', summary: 'Delete an upload (project admins): archives its tasks without submitted or saved work', params: UploadParams,
+      response: {
+        200: Type.Object({ upload: UploadBody, archived: Type.Integer(), kept: Type.Integer(), archiveId: Nullable(Type.Integer()) }, { title: 'UploadDeletion' }),
+        ...errors, ...errorResponses(409),
+      },
     },
   }, async (request) => {
     const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };

@@ -37,6 +37,14 @@ export function parseUploadOptions(fields: Record<string, string>): { ok: true; 
   };
 }
 
+/** The multipart/form-data body of `POST …/uploads`, as the OpenAPI document shows it (UploadParts reads it). */
+export const UploadRequest = Type.Object({
+  file: Type.Unsafe<Blob>({ type: 'string', format: 'binary', description: 'The file: CSV, JSON (an array), JSON Lines or RedBrick items JSON' }),
+  defaultPriority: Type.Optional(Type.Integer({ minimum: -2147483648, maximum: 2147483647, description: 'Priority of rows that give none (lower is served first)' })),
+  defaultPriorityScore: Type.Optional(Type.String({ maxLength: 20, description: `Priority score of rows that give none: ${SCORE_RULE} (higher is served first)` })),
+  clientBatchId: Type.Optional(Type.String({ maxLength: 200, description: 'Client batch ID of rows that give none' })),
+}, { title: 'UploadRequest' });
+
 type Part = MultipartFile | MultipartValue;
 
 /**
@@ -115,7 +123,7 @@ export const UploadBody = Type.Object({
   id: Type.Integer(),
   projectId: Type.Integer(),
   fileName: Type.String(),
-  format: Type.Union([Type.String({ enum: ['csv', 'json', 'jsonl', 'items'] }), Type.Null()]),
+  format: Type.Union([Type.String({ enum: ['csv', 'json', 'jsonl', 'items'] }), Type.Null()], { description: 'Known once processing has read the file; null while queued' }),
   sizeBytes: Type.Integer(),
   status: Type.String({ enum: ['receiving', 'queued', 'processing', 'completed', 'completed_with_errors', 'failed', 'cancelled'] }),
   defaultPriority: Type.Union([Type.Integer(), Type.Null()]),
@@ -131,14 +139,14 @@ export const UploadBody = Type.Object({
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   deletedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   deleteReport: Type.Union([Type.String(), Type.Null()]),
-});
+}, { title: 'Upload' });
 
 export const UploadErrorBody = Type.Object({
   row: Type.Integer({ description: '0 = the file as a whole (e.g. an unknown column)' }),
   field: Type.Union([Type.String(), Type.Null()]),
   message: Type.String(),
   raw: Type.Union([Type.String(), Type.Null()]),
-});
+}, { title: 'UploadError' });
 
 export function progressOf(u: UploadRow): number {
   if (['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(u.status)) return 1;
