@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { OUTPUT_FIELD_TYPES } from '../projects/project.entity.ts';
@@ -6,7 +6,8 @@ import { errorResponses, Nullable, StageRef, UserRef } from '../system/api.schem
 import type { AnswerSetRecord } from '../tasks/task-detail.service.ts';
 import { METHOD_LABELS } from './answer-compare.ts';
 import { MAX_COMPARE_SETS, parseSetIds } from './answers.service.ts';
-import { CompareQuery, TaskParams, type CompareQueryT } from './answers.schemas.ts';
+import { TaskParams } from '../../lib/params.ts';
+import { CompareQuery } from './answers.schemas.ts';
 
 const AnswerSetBody = Type.Object({
   id: Type.Integer(),
@@ -63,14 +64,8 @@ const setBody = (s: AnswerSetRecord) => ({
 });
 
 /** Answer sets of a task in the JSON API: list and compare (same access rule as the task view). */
-export default async function answersApi(fastify: FastifyInstance) {
-  const context = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId, taskId } = request.params as { projectId: number; taskId: number };
-    return { user, taskId, access: await request.services.projects.access(user, projectId) };
-  };
-
-  fastify.get('/projects/:projectId/tasks/:taskId/answers', {
+const answersApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/tasks/:taskId/answers', {
     schema: {
       tags: ['answers'], operationId: 'listAnswerSets', summary: 'The answer sets of a task, with their answers',
       description: 'Default answers (model predictions) first, then submissions and corrections in workflow order. Members see only tasks assigned to them or that they worked on.',
@@ -78,12 +73,14 @@ export default async function answersApi(fastify: FastifyInstance) {
       response: { 200: Type.Object({ items: Type.Array(AnswerSetWithAnswers) }), ...errors },
     },
   }, async (request) => {
-    const { user, taskId, access } = await context(request);
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
     const { sets } = await request.services.answers.list(access, user, taskId);
     return { items: sets.map((s) => ({ ...setBody(s), answers: s.answers })) };
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId/answers/compare', {
+  fastify.get('/tasks/:taskId/answers/compare', {
     schema: {
       tags: ['answers'], operationId: 'compareAnswerSets', summary: 'Compare answer sets of a task field by field, with agreement figures',
       description:
@@ -94,8 +91,10 @@ export default async function answersApi(fastify: FastifyInstance) {
       response: { 200: Comparison, ...errors },
     },
   }, async (request) => {
-    const { user, taskId, access } = await context(request);
-    const ids = parseSetIds((request.query as CompareQueryT).sets);
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
+    const ids = parseSetIds(request.query.sets);
     if (ids.length < 2) throw unprocessable('Choose at least two answer sets to compare', { sets: `${ids.length} id${ids.length === 1 ? '' : 's'} given` });
     const c = await request.services.answers.compare(access, user, taskId, ids);
     return {
@@ -120,4 +119,6 @@ export default async function answersApi(fastify: FastifyInstance) {
       numberTolerance: c.numberTolerance,
     };
   });
-}
+};
+
+export default answersApi;

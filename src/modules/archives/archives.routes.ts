@@ -9,7 +9,10 @@ import { FormBody } from '../../lib/form.ts';
 import { ArchiveParams, ProjectParams } from '../../lib/params.ts';
 import { ARCHIVE_DOWNLOAD_FORMATS, type ArchiveDownloadFormat } from './archives.service.ts';
 
-const DownloadQuery = Type.Object({ format: Type.Optional(Type.Enum(ARCHIVE_DOWNLOAD_FORMATS, { default: 'csv' })) });
+/** `?format=` of an archive download (the page's and the API's) */
+export const ArchiveDownloadQuery = Type.Object({
+  format: Type.Optional(Type.Unsafe<ArchiveDownloadFormat>(Type.String({ enum: [...ARCHIVE_DOWNLOAD_FORMATS], default: 'csv' }))),
+});
 
 /** Streams an archive's tasks in the upload format as an attachment (shared by the page and the API). */
 export async function sendArchiveFile(reply: FastifyReply, services: Services, access: ProjectAccess, archiveId: number, format: ArchiveDownloadFormat) {
@@ -31,7 +34,7 @@ const archivesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.render('archives/index', { title: 'Archive', access, project: access.project, section: 'archives', archives });
   });
 
-  fastify.get('/archives/:archiveId/download', { config, schema: { params: ArchiveParams, querystring: DownloadQuery } }, async (request, reply) => {
+  fastify.get('/archives/:archiveId/download', { config, schema: { params: ArchiveParams, querystring: ArchiveDownloadQuery } }, async (request, reply) => {
     return sendArchiveFile(reply, request.services, request.access, request.params.archiveId, request.query.format ?? 'csv');
   });
 

@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams } from '../../lib/params.ts';
 import { BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, TaskIds, TaskState } from '../system/api.schemas.ts';
 
 const errors = errorResponses(401, 403, 404, 422, ...JSON_BODY_ERRORS);
@@ -20,14 +20,8 @@ function decodeCursor(cursor: string): number {
 }
 
 /** The delivery feed and the client's answers (SPEC §4 Delivery, §8). */
-export default async function deliveriesApi(fastify: FastifyInstance) {
-  const ctx = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
-
-  fastify.post('/projects/:projectId/deliveries', {
+const deliveriesApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/deliveries', {
     schema: {
       tags: ['delivery'], operationId: 'fetchDeliveries', summary: 'Fetch completed tasks, at least once',
       description: 'Returns the next completed tasks in id order with their final answers, as `sent`. Pass `nextCursor` back as `cursor` to continue: that confirms the receipt of everything sent up to it (those tasks become `delivered`). A page whose answer was lost is simply fetched again: call with the same cursor, or without one to start over (tasks not yet confirmed come again). Confirm the last page with one more call (it may be empty) or with `POST …/deliveries/receipt`. Tasks being delivered by the webhook are left out (a failed webhook delivery shows up here). Use one consumer per project.',
@@ -36,49 +30,54 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
       response: { 200: Type.Object({ items: Type.Array(Delivered), nextCursor: Type.String({ description: 'After the last task returned (or the cursor given, when none was)' }) }, { title: 'DeliveryPage' }), ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const body = (request.body ?? {}) as { limit?: number; cursor?: string };
+    const user = request.requireUser();
+    const { access } = request;
+    const body = request.body ?? {};
     const cursor = body.cursor === undefined ? null : decodeCursor(body.cursor);
     const items = await request.services.deliveries.feed(access, user, cursor, body.limit ?? 100);
     return { items, nextCursor: encodeCursor(items.at(-1)?.id ?? cursor ?? 0) };
   });
 
-  fastify.post('/projects/:projectId/deliveries/receipt', {
+  fastify.post('/deliveries/receipt', {
     schema: {
       tags: ['delivery'], operationId: 'confirmDeliveryReceipt', summary: 'Confirm receipt of tasks fetched from the feed (they become delivered)', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }),
       response: { 200: Type.Object({ confirmed: Type.Integer({ description: 'tasks that were sent and are now delivered' }) }), ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    return { confirmed: await request.services.deliveries.confirmReceipt(access, user, (request.body as { taskIds: number[] }).taskIds) };
+    const user = request.requireUser();
+    const { access } = request;
+    return { confirmed: await request.services.deliveries.confirmReceipt(access, user, request.body.taskIds) };
   });
 
-  fastify.post('/projects/:projectId/deliveries/acknowledgement', {
+  fastify.post('/deliveries/acknowledgement', {
     schema: {
       tags: ['delivery'], operationId: 'acknowledgeDeliveries', summary: 'Acknowledge delivered tasks (end state)', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds }, { additionalProperties: false }), response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const outcome = await request.services.deliveries.respond(access, user, (request.body as { taskIds: number[] }).taskIds, null);
+    const user = request.requireUser();
+    const { access } = request;
+    const outcome = await request.services.deliveries.respond(access, user, request.body.taskIds, null);
     return { changed: outcome.changed, skipped: outcome.skipped };
   });
 
-  fastify.post('/projects/:projectId/deliveries/rejection', {
+  fastify.post('/deliveries/rejection', {
     schema: {
       tags: ['delivery'], operationId: 'rejectDeliveries', summary: 'Reject delivered tasks with a reason: state rejected, back to Label and its labeler', params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, reason: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const body = request.body as { taskIds: number[]; reason: string };
+    const user = request.requireUser();
+    const { access } = request;
+    const { body } = request;
     const outcome = await request.services.deliveries.respond(access, user, body.taskIds, { reason: body.reason });
     return { changed: outcome.changed, skipped: outcome.skipped };
   });
 
-  fastify.get('/projects/:projectId/webhook-deliveries', {
+  fastify.get('/webhook-deliveries', {
+    config: { role: 'manager' },
     schema: {
       tags: ['delivery'], operationId: 'listWebhookDeliveries', summary: 'The latest webhook attempts (admins, managers)', params: ProjectParams,
       response: {
@@ -90,9 +89,10 @@ export default async function deliveriesApi(fastify: FastifyInstance) {
       },
     },
   }, async (request) => {
-    const { access } = await ctx(request);
-    access.require('manager');
+    const { access } = request;
     const items = await request.services.deliveries.recentAttempts(access);
     return { delivering: await request.services.deliveries.deliveringCount(access), items: items.map(({ id: _id, ...a }) => ({ ...a, createdAt: a.createdAt.toISOString() })) };
   });
-}
+};
+
+export default deliveriesApi;

@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses, Nullable } from '../system/api.schemas.ts';
-import { ProjectParams } from './projects.schemas.ts';
+import { ProjectParams } from '../../lib/params.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES, type IProject } from './project.entity.ts';
 import type { StageInfo } from './project-access.ts';
 
@@ -51,8 +51,8 @@ const toProject = (project: IProject, role: string) => ({
 });
 const toStage = (s: StageInfo) => ({ id: s.id, name: s.name, kind: s.kind, position: s.position, reviewPercent: s.reviewPercent });
 
-export default async function projectsApi(fastify: FastifyInstance) {
-  const errors = errorResponses(401, 404, 422);
+/** Who the token is, and the projects it can see (outside the project scope). */
+const projectsApi: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/me', {
     schema: {
@@ -70,20 +70,19 @@ export default async function projectsApi(fastify: FastifyInstance) {
     const list = await request.services.projects.listFor(request.requireUser());
     return { items: list.map((s) => toProject(s.project, s.role)) };
   });
+};
 
-  fastify.get('/projects/:projectId', {
+export default projectsApi;
+
+/** One project and its stages (in the project scope). */
+export const projectApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  const errors = errorResponses(401, 404, 422);
+
+  fastify.get('', {
     schema: { tags: ['projects'], operationId: 'getProject', summary: 'One project with its settings and schemas', params: ProjectParams, response: { 200: ProjectBody, ...errors } },
-  }, async (request) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId);
-    return toProject(access.project, access.role);
-  });
+  }, async (request) => toProject(request.access.project, request.access.role));
 
-  fastify.get('/projects/:projectId/stages', {
+  fastify.get('/stages', {
     schema: { tags: ['projects'], operationId: 'listStages', summary: 'The stages of a project, in workflow order', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(StageBody) }), ...errors } },
-  }, async (request) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId);
-    return { items: access.stages.map(toStage) };
-  });
-}
+  }, async (request) => ({ items: request.access.stages.map(toStage) }));
+};

@@ -3,7 +3,6 @@ import { parseForm, type FieldErrors, type FormResult } from '../../lib/form.ts'
 import type { StageInfo } from './project-access.ts';
 import type { ProjectSettingsInput } from './projects.service.ts';
 
-export { ProjectParams, StageParams } from '../../lib/params.ts';
 export const SchemaQuery = Type.Object({
   rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 50, description: 'Empty rows shown below the existing fields' })),
 });

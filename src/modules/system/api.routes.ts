@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
-import projectsApi from '../projects/projects.api.ts';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import projectScope from '../../plugins/app/project-scope.ts';
+import projectsApi, { projectApi } from '../projects/projects.api.ts';
 import tasksApi from '../tasks/tasks.api.ts';
 import answersApi from '../answers/answers.api.ts';
 import exportsApi from '../exports/exports.api.ts';
@@ -12,19 +13,26 @@ import statsApi from '../stats/stats.api.ts';
 import { refuseOtherMediaTypes } from './api-media-types.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
-export default async function apiRoutes(fastify: FastifyInstance, opts: { maxUploadBytes: number }) {
+const apiRoutes: FastifyPluginAsyncTypebox<{ maxUploadBytes: number }> = async (fastify, opts) => {
   fastify.addHook('onRequest', async (request) => {
     // routes with tokenAccess authenticate in their own first statement (same answer when the token is bad)
     if (!request.user && !request.routeOptions.config.tokenAccess) throw unauthorized(TOKEN_REQUIRED);
   });
   fastify.addHook('onRequest', refuseOtherMediaTypes);
   await fastify.register(projectsApi);
-  await fastify.register(tasksApi);
-  await fastify.register(answersApi);
-  await fastify.register(exportsApi);
-  await fastify.register(queueApi);
-  await fastify.register(deliveriesApi);
-  await fastify.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
-  await fastify.register(archivesApi);
-  await fastify.register(statsApi);
-}
+  // one project's routes: the scope loads the token user's access once (the hot work routes read theirs)
+  await fastify.register(async function projectRoutes(project) {
+    await project.register(projectScope);
+    await project.register(projectApi);
+    await project.register(tasksApi);
+    await project.register(answersApi);
+    await project.register(exportsApi);
+    await project.register(queueApi);
+    await project.register(deliveriesApi);
+    await project.register(uploadsApi, { maxFileBytes: opts.maxUploadBytes });
+    await project.register(archivesApi);
+    await project.register(statsApi);
+  }, { prefix: '/projects/:projectId' });
+};
+
+export default apiRoutes;

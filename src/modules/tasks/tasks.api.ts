@@ -1,15 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { PRIORITY_MAX, PRIORITY_MIN, parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import { Type } from 'typebox';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome } from '../bulk/bulk.service.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, TaskParams } from '../../lib/params.ts';
 import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, MAX_TASK_IDS, Nullable, OpenAssignmentStatus, Person, StageRef, TaskIds, TaskState, UserRef } from '../system/api.schemas.ts';
 import { ASSIGNMENT_STATUSES } from '../assignments/assignment.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
 
-const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
 const ListQuery = Type.Object({
   state: Type.Optional(ListOf), stage: Type.Optional(ListOf), status: Type.Optional(ListOf),
@@ -69,22 +69,17 @@ function scoreText(value: number | string | null): string | null {
 const result = (outcome: BulkOutcome) => ({ changed: outcome.changed, skipped: outcome.skipped });
 
 /** Tasks in the JSON API: list (filters of the task list, cursor pagination), get, and bulk edits. */
-export default async function tasksApi(fastify: FastifyInstance) {
-  const managed = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
-
+const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
   /** Runs a task-list bulk action on explicit ids (at most 5,000, so always at once). */
   async function bulkOnIds(request: FastifyRequest, action: string, taskIds: number[], params: Record<string, unknown> = {}) {
-    const { user, access } = await managed(request);
+    const user = request.requireUser();
+    const { access } = request;
     const started = await request.services.bulk.start(access, user, action, params, { ids: taskIds });
     if (started.kind !== 'done') throw new Error('an id selection never runs as a job');
     return result(started.outcome);
   }
 
-  fastify.get('/projects/:projectId/tasks', {
+  fastify.get('/tasks', {
     schema: {
       tags: ['tasks'], operationId: 'listTasks', summary: 'List tasks (the filters of the task list), in id order, with a cursor',
       description: 'Members see only tasks assigned or reserved to them. Pass `nextCursor` as `cursor` for the next page.',
@@ -92,29 +87,32 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Nullable(Type.String()) }, { title: 'TaskPage' }), ...errors },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const query = request.query as Record<string, string | string[]> & { limit: number; cursor?: string };
+    const user = request.requireUser();
+    const { access } = request;
+    // the other keys are the task list's filter (whitelisted by parseTaskFilter)
+    const { limit = 100, cursor, ...query } = request.query;
     const { filter, errors: invalid } = parseTaskFilter(stageNamesToIds(query, access.stages));
     if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
-    const afterId = decodeCursor(query.cursor);
+    const afterId = decodeCursor(cursor);
     const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
-    const page = await request.services.taskApi.list(scope, filter, afterId, query.limit);
+    const page = await request.services.taskApi.list(scope, filter, afterId, limit);
     const last = page.tasks.at(-1);
     return { items: page.tasks, nextCursor: page.more && last ? encodeCursor(last.id) : null };
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId', {
+  fastify.get('/tasks/:taskId', {
     schema: { tags: ['tasks'], operationId: 'getTask', summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const { taskId } = request.params as { taskId: number };
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
     const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
     const task = await request.services.taskApi.get(scope, taskId);
     if (!task) throw notFound('No such task');
     return task;
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId/events', {
+  fastify.get('/tasks/:taskId/events', {
     schema: {
       tags: ['tasks'], operationId: 'listTaskEvents', summary: 'The task\u2019s history, oldest first, with a cursor',
       description: 'The events the task view shows: every change with its actor (null for the system), before and after. The first entry (id 0) is the task\u2019s creation.',
@@ -126,17 +124,18 @@ export default async function tasksApi(fastify: FastifyInstance) {
       },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const { taskId } = request.params as { taskId: number };
-    const query = request.query as { limit: number; cursor?: string };
-    const page = await request.services.taskDetail.history(access, user, taskId, { afterId: query.cursor === undefined ? -1 : decodeCursor(query.cursor), limit: query.limit });
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
+    const { limit = 100, cursor } = request.query;
+    const page = await request.services.taskDetail.history(access, user, taskId, { afterId: cursor === undefined ? -1 : decodeCursor(cursor), limit });
     return {
       items: page.items.map((e) => ({ ...e, at: e.at.toISOString() })),
       nextCursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
     };
   });
 
-  fastify.post('/projects/:projectId/tasks/assign', {
+  fastify.post('/tasks/assign', {
     schema: {
       tags: ['tasks'], operationId: 'assignTasks', summary: 'Assign tasks to a member by email, or unassign them (no email)',
       description: 'With `reserve: true` the tasks are reserved for the member instead. Existing assignments are superseded; tasks with saved work by someone else are skipped.',
@@ -149,16 +148,16 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
-    const body = request.body as { taskIds: number[]; email?: string | null; reserve?: boolean };
+    const { body } = request;
     if (!body.email) return bulkOnIds(request, 'unassign', body.taskIds);
-    const { access } = await managed(request);
+    const { access } = request;
     const email = normalizeEmail(body.email);
     const member = (await request.services.members.list(access)).find((m) => m.user.email === email);
     if (!member) throw unprocessable('Not a member of this project', { email: body.email });
     return bulkOnIds(request, body.reserve ? 'reserve' : 'assign', body.taskIds, { member: String(member.user.id) });
   });
 
-  fastify.post('/projects/:projectId/tasks/priority', {
+  fastify.post('/tasks/priority', {
     schema: {
       tags: ['tasks'], operationId: 'setTaskPriorities', summary: 'Set priority and/or priority score per task',
       description: 'Priority: whole number, lower is served first. Score: 0–1 (up to 9 decimals), higher first; null clears it.',
@@ -172,8 +171,9 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const items = (request.body as { taskId: number; priority?: number; priorityScore?: number | string | null }[]).map((item, index) => {
+    const user = request.requireUser();
+    const { access } = request;
+    const items = request.body.map((item, index) => {
       if (item.priority === undefined && item.priorityScore === undefined) {
         throw unprocessable('Each item needs priority or priorityScore', { index });
       }
@@ -182,7 +182,7 @@ export default async function tasksApi(fastify: FastifyInstance) {
     return result(await request.services.bulk.setPriorities(access, user, items));
   });
 
-  fastify.post('/projects/:projectId/tasks/stage', {
+  fastify.post('/tasks/stage', {
     schema: {
       tags: ['tasks'], operationId: 'sendTasksToStage', summary: 'Send tasks to a stage (manager override)',
       description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
@@ -191,14 +191,14 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
-    const { taskIds, stage } = request.body as { taskIds: number[]; stage: number | string };
-    const { access } = await managed(request);
+    const { taskIds, stage } = request.body;
+    const { access } = request;
     const found = access.stages.find((s) => s.name === String(stage)) ?? access.stages.find((s) => String(s.id) === String(stage));
     if (!found) throw unprocessable('Unknown stage', { stage });
     return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
   });
 
-  fastify.post('/projects/:projectId/tasks/hold', {
+  fastify.post('/tasks/hold', {
     schema: {
       tags: ['tasks'], operationId: 'holdTasks', summary: 'Hold tasks (out of the allocation pool) or unhold them',
       params: ProjectParams,
@@ -206,11 +206,11 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
-    const { taskIds, held } = request.body as { taskIds: number[]; held: boolean };
+    const { taskIds, held } = request.body;
     return bulkOnIds(request, held ? 'hold' : 'unhold', taskIds);
   });
 
-  fastify.post('/projects/:projectId/tasks/client-batch', {
+  fastify.post('/tasks/client-batch', {
     schema: {
       tags: ['tasks'], operationId: 'setTaskClientBatch', summary: 'Set (or clear, with null) the client batch ID of tasks',
       params: ProjectParams,
@@ -218,7 +218,9 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors, ...bodyErrors },
     },
   }, async (request) => {
-    const { taskIds, clientBatchId } = request.body as { taskIds: number[]; clientBatchId: string | null };
+    const { taskIds, clientBatchId } = request.body;
     return bulkOnIds(request, 'batch', taskIds, { batch: clientBatchId ?? '' });
   });
-}
+};
+
+export default tasksApi;

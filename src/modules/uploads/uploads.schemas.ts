@@ -7,7 +7,6 @@ import { parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import type { UploadDefaults } from './uploads.service.ts';
 import type { UploadErrorRow, UploadRow } from './uploads.repository.ts';
 
-export { UploadParams } from '../../lib/params.ts';
 export const HistoryQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
 export const HISTORY_PAGE_SIZE = 20;
 
