@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { heldByFilter } from '../selection/task-selection.ts';
 import { ProjectParams } from '../projects/projects.schemas.ts';
-import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
+import { AssignmentKind, BulkResult, errorResponses, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { bearerToken, tokenAccess } from './token-access.ts';
 
@@ -11,7 +11,6 @@ const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId
 const StageRefParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stage: Type.String({ minLength: 1, description: 'Stage name (e.g. Label, Review_1) or id' }) });
 const UserParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), userId: Type.Integer({ minimum: 1 }) });
 const errors = errorResponses(401, 403, 404, 409, 422);
-const bodyErrors = errorResponses(...JSON_BODY_ERRORS);
 
 const Answers = Type.Record(Type.String(), Type.Unknown(), { description: 'Answers by output-schema field name' });
 const Version = Type.Integer({ minimum: 0, description: 'The version your answers start from (`version` of the work item; 0 before the first save). A stale version answers 409 with both versions.' });
@@ -61,7 +60,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: {
       tags: ['queue'], operationId: 'requestNext', summary: 'Request work in a stage (the Label / Review buttons)',
       description: 'Your own assigned, reserved and saved tasks in the stage come first, then your skipped ones; then (with auto-assignment on) tasks claimed from the pool in allocation order, up to the project\'s queue size. An empty list means no work.',
-      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors, ...bodyErrors },
+      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors },
     },
   }, async (request) => {
     const { projectId, stage } = request.params as { projectId: number; stage: string };
@@ -87,7 +86,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: {
       tags: ['queue'], operationId: 'saveAnswers', summary: 'Save draft answers (assignee only)', params: TaskParams,
       body: Type.Object({ answers: Answers, version: Version }, { additionalProperties: false }),
-      response: { 200: Version_, ...errors, ...bodyErrors },
+      response: { 200: Version_, ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -95,7 +94,7 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/submission', {
-    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     return request.services.queue.submitDraft(access, user, taskId(request), (request.body ?? {}) as Static<typeof AnswerBody>);
@@ -106,7 +105,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: {
       tags: ['queue'], operationId: 'finalizeTask', summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
       description: 'Optionally with the final answers (and their version). After Label the task goes to the next enabled review stage that samples it, else to Ground Truth (completed).',
-      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors, ...bodyErrors },
+      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors },
     },
   }, async (request) => {
     const { projectId } = request.params as { projectId: number };
@@ -121,14 +120,14 @@ export default async function queueApi(fastify: FastifyInstance) {
   });
 
   fastify.post('/projects/:projectId/queue/finalization', {
-    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     return { finalized: await request.services.queue.finalizeAll(access, user) };
   });
 
   fastify.post('/projects/:projectId/tasks/:taskId/skip', {
-    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors } },
   }, async (request) => {
     const { user, access } = await ctx(request);
     await request.services.queue.skip(access, user, taskId(request));
@@ -139,7 +138,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: {
       tags: ['queue'], operationId: 'raiseIssue', summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
       params: TaskParams, body: Type.Object({ comment: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Status, ...errors, ...bodyErrors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -151,7 +150,7 @@ export default async function queueApi(fastify: FastifyInstance) {
     schema: {
       tags: ['queue'], operationId: 'resolveIssue', summary: 'Answer an issue and send the task back to the same user (admins, managers)',
       params: TaskParams, body: Type.Object({ response: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Status, ...errors, ...bodyErrors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -179,7 +178,7 @@ export default async function queueApi(fastify: FastifyInstance) {
         reason: Type.Optional(Type.String({ maxLength: 2000 })),
         answers: Type.Optional(Answers), version: Type.Optional(Version),
       }, { additionalProperties: false }),
-      response: { 200: Moved, ...errors, ...bodyErrors },
+      response: { 200: Moved, ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
@@ -226,7 +225,7 @@ export default async function queueApi(fastify: FastifyInstance) {
         userId: Type.Optional(Type.Integer({ minimum: 1 })), email: Type.Optional(Type.String({ format: 'email' })),
         taskIds: Type.Optional(TaskIds),
       }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const { user, access } = await ctx(request);
