@@ -55,6 +55,15 @@ describe('The OpenAPI document', () => {
     expect(operations().every(({ path }) => path.startsWith('/api/v1/'))).toBe(true);
   });
 
+  it('names the configured PUBLIC_URL as the server', async () => {
+    const configured = await createTestApp({ PUBLIC_URL: 'https://tasklane.example.org/' });
+    try {
+      expect((await configured.app.inject({ url: '/api/docs/json' })).json().servers).toEqual([{ url: 'https://tasklane.example.org', description: expect.any(String) }]);
+    } finally {
+      await configured.close();
+    }
+  });
+
   it('gives every operation a unique camelCase operationId', () => {
     const ids = operations().map(({ op }) => op.operationId);
     expect(ids.filter((id) => !/^[a-z][A-Za-z]+$/.test(id ?? ''))).toEqual([]);

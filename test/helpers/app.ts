@@ -16,6 +16,8 @@ export interface TestApp {
   /** Services on a fresh EntityManager, for arranging data directly. */
   services(): ReturnType<typeof createServices>;
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** The /api/v1 responses so far that differed from the OpenAPI document (close() fails on them). */
+  documentMismatches: string[];
   /** Closes the app; fails when an /api/v1 response differed from the OpenAPI document. */
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     routes,
     services: () => createServices(app.orm.em.fork(), app.boss),
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
+    documentMismatches: documentCheck.mismatches,
     close: async () => {
       await pool.end();
       await app.close();

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PageQuery } from '../../lib/pagination.ts';
 import { selectionFromApi } from '../selection/task-selection.ts';
-import { errorResponses, JSON_BODY_ERRORS, Nullable } from '../system/api.schemas.ts';
+import { errorResponses, Nullable } from '../system/api.schemas.ts';
 import { ArchiveParams, ProjectParams } from '../../lib/params.ts';
 import type { ArchiveRow } from './archives.repository.ts';
 import { ArchiveDownloadQuery, sendArchiveFile } from './archives.routes.ts';
@@ -47,7 +47,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
           archive: Nullable(Archive, { description: 'null when no task could be archived' }), changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()),
         }, { title: 'ArchiveOutcome' }),
         202: Type.Object({ operationId: Type.Integer(), status: Type.String() }, { title: 'BulkOperationStarted' }),
-        ...errors, ...errorResponses(...JSON_BODY_ERRORS),
+        ...errors,
       },
     },
   }, async (request, reply) => {
@@ -98,7 +98,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['archives'], operationId: 'restoreArchive', summary: 'Restore an archive: its tasks come back with their history',
       description: 'A task whose name is taken by a live task (uploaded again since) stays archived and is counted in `clashes`.',
       params: ArchiveParams,
-      response: { 200: Type.Object({ restored: Type.Integer(), clashes: Type.Integer(), archive: Archive }, { title: 'Restoration' }), ...errors, ...errorResponses(...JSON_BODY_ERRORS) },
+      response: { 200: Type.Object({ restored: Type.Integer(), clashes: Type.Integer(), archive: Archive }, { title: 'Restoration' }), ...errors },
     },
   }, async (request) => {
     const { access } = request;

@@ -2,9 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { ProjectParams } from '../../lib/params.ts';
-import { BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, TaskIds, TaskState } from '../system/api.schemas.ts';
+import { BulkResult, errorResponses, Nullable, TaskIds, TaskState } from '../system/api.schemas.ts';
 
-const errors = errorResponses(401, 403, 404, 422, ...JSON_BODY_ERRORS);
+const errors = errorResponses(401, 403, 404, 422);
 const Delivered = Type.Object({
   id: Type.Integer(), name: Type.String(), state: TaskState, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
   clientBatchId: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
@@ -85,7 +85,7 @@ const deliveriesApi: FastifyPluginAsyncTypebox = async (fastify) => {
           taskId: Type.Integer(), attempt: Type.Integer(), status: Type.String(), responseStatus: Nullable(Type.Integer()),
           error: Nullable(Type.String()), durationMs: Nullable(Type.Integer()), createdAt: Type.String({ format: 'date-time' }),
         }, { title: 'WebhookAttempt' })) }),
-        ...errorResponses(401, 403, 404, 422),
+        ...errors,
       },
     },
   }, async (request) => {

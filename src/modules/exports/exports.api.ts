@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EXPORT_FORMATS } from './export-formats.ts';
-import { errorResponses, JSON_BODY_ERRORS, Nullable } from '../system/api.schemas.ts';
+import { errorResponses, Nullable } from '../system/api.schemas.ts';
 import { ExportParams, ProjectParams } from '../../lib/params.ts';
 import { selectionFromApi } from '../selection/task-selection.ts';
 import type { ExportRow } from './exports.repository.ts';
@@ -42,7 +42,7 @@ const exportsApi: FastifyPluginAsyncTypebox = async (fastify) => {
         filter: Type.Optional(Type.String({ maxLength: 4000 })),
         taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 100_000 })),
       }, { additionalProperties: false }),
-      response: { 202: ExportBody, ...errors, ...errorResponses(...JSON_BODY_ERRORS) },
+      response: { 202: ExportBody, ...errors },
     },
   }, async (request, reply) => {
     const { access } = request;

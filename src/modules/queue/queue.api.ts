@@ -3,12 +3,11 @@ import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { heldByFilter } from '../selection/task-selection.ts';
 import { ProjectParams, ProjectUserParams, StageRefParams, TaskParams } from '../../lib/params.ts';
-import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
+import { AssignmentKind, BulkResult, errorResponses, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { bearerToken, tokenAccess } from './token-access.ts';
 
 const errors = errorResponses(401, 403, 404, 409, 422);
-const bodyErrors = errorResponses(...JSON_BODY_ERRORS);
 
 const Answers = Type.Record(Type.String(), Type.Unknown(), { description: 'Answers by output-schema field name' });
 const Version = Type.Integer({ minimum: 0, description: 'The version your answers start from (`version` of the work item; 0 before the first save). A stale version answers 409 with both versions.' });
@@ -52,7 +51,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['queue'], operationId: 'requestNext', summary: 'Request work in a stage (the Label / Review buttons)',
       description: 'Your own assigned, reserved and saved tasks in the stage come first, then your skipped ones; then (with auto-assignment on) tasks claimed from the pool in allocation order, up to the project\'s queue size. An empty list means no work.',
-      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors, ...bodyErrors },
+      params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors },
     },
   }, async (request) => {
     const { projectId, stage } = request.params;
@@ -79,7 +78,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['queue'], operationId: 'saveAnswers', summary: 'Save draft answers (assignee only)', params: TaskParams,
       body: Type.Object({ answers: Answers, version: Version }, { additionalProperties: false }),
-      response: { 200: Version_, ...errors, ...bodyErrors },
+      response: { 200: Version_, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();
@@ -88,7 +87,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.post('/tasks/:taskId/submission', {
-    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors } },
   }, async (request) => {
     const user = request.requireUser();
     const { access } = request;
@@ -100,7 +99,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['queue'], operationId: 'finalizeTask', summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
       description: 'Optionally with the final answers (and their version). After Label the task goes to the next enabled review stage that samples it, else to Ground Truth (completed).',
-      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors, ...bodyErrors },
+      params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors },
     },
   }, async (request) => {
     const { projectId, taskId } = request.params;
@@ -115,7 +114,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.post('/queue/finalization', {
-    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors } },
   }, async (request) => {
     const user = request.requireUser();
     const { access } = request;
@@ -123,7 +122,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.post('/tasks/:taskId/skip', {
-    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors, ...bodyErrors } },
+    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors } },
   }, async (request) => {
     const user = request.requireUser();
     const { access } = request;
@@ -135,7 +134,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['queue'], operationId: 'raiseIssue', summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
       params: TaskParams, body: Type.Object({ comment: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Status, ...errors, ...bodyErrors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();
@@ -148,7 +147,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['queue'], operationId: 'resolveIssue', summary: 'Answer an issue and send the task back to the same user (admins, managers)',
       params: TaskParams, body: Type.Object({ response: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Status, ...errors, ...bodyErrors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();
@@ -177,7 +176,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
         reason: Type.Optional(Type.String({ maxLength: 2000 })),
         answers: Type.Optional(Answers), version: Type.Optional(Version),
       }, { additionalProperties: false }),
-      response: { 200: Moved, ...errors, ...bodyErrors },
+      response: { 200: Moved, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();
@@ -223,7 +222,7 @@ const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
         userId: Type.Optional(Type.Integer({ minimum: 1 })), email: Type.Optional(Type.String({ format: 'email' })),
         taskIds: Type.Optional(TaskIds),
       }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();

@@ -27,8 +27,8 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]): Record<
   return Object.fromEntries(statuses.map((s) => [s, ErrorResponse])) as Record<S, typeof ErrorResponse>;
 }
 
-/** What a route with a JSON body can also answer: unreadable JSON (400), too large (413), not JSON (415). */
-export const JSON_BODY_ERRORS = [400, 413, 415] as const;
+/** What every API route that takes a body (POST, PUT, PATCH, DELETE) can also answer: unreadable (400), too large (413), another media type (415). */
+export const BODY_ERRORS = errorResponses(400, 413, 415);
 
 /** A stage as every response names it. */
 export const StageRef = Type.Object({ id: Type.Integer(), name: Type.String({ description: 'e.g. Label, Review_1, Ground Truth' }) }, { title: 'StageRef' });

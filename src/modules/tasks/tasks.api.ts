@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome } from '../bulk/bulk.service.ts';
 import { ProjectParams, TaskParams } from '../../lib/params.ts';
-import { AssignmentKind, BulkResult, errorResponses, JSON_BODY_ERRORS, MAX_TASK_IDS, Nullable, OpenAssignmentStatus, Person, StageRef, TaskIds, TaskState, UserRef } from '../system/api.schemas.ts';
+import { AssignmentKind, BulkResult, errorResponses, MAX_TASK_IDS, Nullable, OpenAssignmentStatus, Person, StageRef, TaskIds, TaskState, UserRef } from '../system/api.schemas.ts';
 import { ASSIGNMENT_STATUSES } from '../assignments/assignment.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
@@ -48,7 +48,6 @@ const TaskEvent = Type.Object({
   after: Nullable(Type.Record(Type.String(), Type.Unknown())), note: Nullable(Type.String()),
 }, { title: 'TaskEvent' });
 const errors = errorResponses(401, 403, 404, 422);
-const bodyErrors = errorResponses(...JSON_BODY_ERRORS);
 
 const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
 function decodeCursor(cursor: string | undefined): number {
@@ -145,7 +144,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
         email: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'email' })])),
         reserve: Type.Optional(Type.Boolean()),
       }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const { body } = request;
@@ -168,7 +167,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
         // JSON bodies are not coerced (strict-numbers.ts): 0 stays 0 and null clears; the one score parser reads the value
         priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number(), Type.String()], { description: `${SCORE_RULE}, as a number or a string; null clears it` })),
       }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_TASK_IDS }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const user = request.requireUser();
@@ -188,7 +187,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
       description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, stage: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })], { description: 'The stage: its id, or its name (e.g. Review_1)' }) }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const { taskIds, stage } = request.body;
@@ -203,7 +202,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['tasks'], operationId: 'holdTasks', summary: 'Hold tasks (out of the allocation pool) or unhold them',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, held: Type.Boolean() }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const { taskIds, held } = request.body;
@@ -215,7 +214,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
       tags: ['tasks'], operationId: 'setTaskClientBatch', summary: 'Set (or clear, with null) the client batch ID of tasks',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, clientBatchId: Type.Union([Type.Null(), Type.String({ maxLength: 200 })]) }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors, ...bodyErrors },
+      response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
     const { taskIds, clientBatchId } = request.body;

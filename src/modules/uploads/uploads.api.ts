@@ -23,7 +23,8 @@ const uploadsApi: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async (f
       params: ProjectParams,
       response: {
         202: UploadBody,
-        ...errors, ...errorResponses(400, 409, 413, 415),
+        // 413: the file is larger than UPLOAD_MAX_BYTES; 400: unreadable multipart (both also in swagger.ts's body errors)
+        ...errors, ...errorResponses(409),
       },
     },
   }, async (request, reply) => {

@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { isDeepStrictEqual } from 'node:util';
 import type { TSchema } from 'typebox';
+import { BODY_ERRORS } from '../../modules/system/api.schemas.ts';
 
 const TAGS = [
   { name: 'account', description: 'The user of the token' },
@@ -49,6 +50,8 @@ const STATUS_DESCRIPTIONS: Record<string, string> = {
   422: 'The request is not valid (see `details`)',
   429: 'Too many requests: wait and retry',
 };
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A `title` that names a component: PascalCase, on an object (or an intersection of objects) or an enum. */
 const COMPONENT_NAME = /^[A-Z][A-Za-z0-9]*$/;
@@ -123,9 +126,14 @@ export default fp(
       },
       stripBasePath: false,
       hideUntagged: true,
-      transform: ({ schema, url }) => ({
+      transform: ({ schema, url, route }) => ({
         url,
-        schema: schema?.multipartBody ? { ...schema, body: schema.multipartBody, consumes: ['multipart/form-data'] } : schema,
+        schema: {
+          ...schema,
+          ...(schema?.multipartBody ? { body: schema.multipartBody, consumes: ['multipart/form-data'] } : {}),
+          // the API reads (or refuses) a body on each of these, before the route runs (api-media-types.ts)
+          ...(BODY_METHODS.has(String(route.method)) ? { response: { ...BODY_ERRORS, ...schema?.response as object } } : {}),
+        },
       }),
       transformObject: (document) => hoistNamedSchemas((document as { openapiObject: Json }).openapiObject),
     });
