@@ -90,8 +90,9 @@ it('the API docs load without a CSP violation and link back to Tasklane', async 
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   const errors = collectErrors(page);
   await page.goto(`${server.url}/api/docs`);
-  await expect.poll(() => page.locator('.swagger-ui .info .title').innerText()).toContain('Tasklane API');
+  // Swagger UI reads an OpenAPI 3.1 document with its ApiDOM parser: seconds, not milliseconds, on a busy machine
+  await expect.poll(() => page.locator('.swagger-ui .info .title').innerText(), { timeout: 20_000 }).toContain('Tasklane API');
   await page.waitForTimeout(500);
   expect(errors).toEqual([]);
-  await expect.poll(() => page.getByRole('link', { name: 'Back to Tasklane' }).getAttribute('href')).toBe('/projects');
+  await expect.poll(() => page.getByRole('link', { name: 'Back to Tasklane' }).getAttribute('href'), { timeout: 20_000 }).toBe('/projects');
 });

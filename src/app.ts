@@ -15,7 +15,9 @@ import auth, { isApiPath } from './plugins/app/auth.ts';
 import boss from './plugins/app/boss.ts';
 import htmx from './plugins/app/htmx.ts';
 import jobs from './plugins/app/jobs.ts';
+import formErrors from './plugins/app/form-errors.ts';
 import orm from './plugins/app/orm.ts';
+import projectScope, { errorPageAccess } from './plugins/app/project-scope.ts';
 import services from './plugins/app/services.ts';
 import viewLocals from './plugins/app/view-locals.ts';
 import { SecretsService } from './modules/system/secrets.service.ts';
@@ -24,7 +26,7 @@ import authRoutes from './modules/users/auth.routes.ts';
 import usersRoutes from './modules/users/users.routes.ts';
 import accountRoutes from './modules/users/account.routes.ts';
 import apiTokensRoutes from './modules/api-tokens/api-tokens.routes.ts';
-import projectsRoutes from './modules/projects/projects.routes.ts';
+import projectsRoutes, { projectRoutes } from './modules/projects/projects.routes.ts';
 import membersRoutes from './modules/members/members.routes.ts';
 import tasksRoutes from './modules/tasks/tasks.routes.ts';
 import taskDetailRoutes from './modules/tasks/task-detail.routes.ts';
@@ -35,6 +37,7 @@ import exportsRoutes from './modules/exports/exports.routes.ts';
 import queueRoutes from './modules/queue/queue.routes.ts';
 import deliveriesRoutes from './modules/deliveries/deliveries.routes.ts';
 import apiRoutes from './modules/system/api.routes.ts';
+import { bodyReadingError } from './modules/system/api-media-types.ts';
 import uploadsRoutes from './modules/uploads/uploads.routes.ts';
 import failedJobsRoutes from './modules/system/failed-jobs.routes.ts';
 
@@ -71,8 +74,10 @@ const PROJECT_SECTIONS: Record<string, string> = {
 export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   const { config } = opts;
   // set before any route plugin registers: child contexts keep the handler they were created with
-  fastify.setErrorHandler(async (error: FastifyError | HttpError, request, reply) => {
+  fastify.setErrorHandler(async (caught: FastifyError | HttpError, request, reply) => {
     const api = isApiPath(request.url);
+    // a body the API cannot read answers in the API's own codes (invalid_json, unsupported_media_type)
+    const error = (api && !(caught instanceof HttpError) && bodyReadingError(caught, request)) || caught;
     let status = error.statusCode ?? 500;
     let code = error instanceof HttpError ? error.code : 'error';
     let message = error.message;
@@ -111,8 +116,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
       // an error inside a project the user can open keeps the project's layout and a way back
       // (a project outside their access stays a plain 404: its name is never shown)
       const inProject = /^\/projects\/(\d+)(?:\/([a-z-]+))?/.exec(request.url);
-      const access = inProject && request.user && status < 500
-        ? await request.services.projects.access(request.user, Number(inProject[1])).catch(() => null) : null;
+      const access = inProject && status < 500 ? await errorPageAccess(request, Number(inProject[1])) : null;
       if (access) {
         return await reply.render('errors/error', {
           status, message, title, access, project: access.project, section: PROJECT_SECTIONS[inProject![2] ?? ''] ?? null, projectHref: `/projects/${access.project.id}`,
@@ -147,7 +151,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   await fastify.register(session, { secret, secureCookies: (config.PUBLIC_URL ?? '').startsWith('https://'), maxAgeSeconds: config.SESSION_MAX_HOURS * 3600 });
   await fastify.register(view, viewOptions);
   await fastify.register(statics);
-  await fastify.register(swagger);
+  await fastify.register(swagger, { publicUrl: config.PUBLIC_URL });
   await fastify.register(htmx);
   await fastify.register(auth, { idleMinutes: config.SESSION_IDLE_MINUTES, absoluteMinutes: config.SESSION_MAX_HOURS * 60 });
   await fastify.register(viewLocals);
@@ -162,22 +166,30 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
   });
 
   await fastify.register(healthRoutes);
-  await fastify.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
-  await fastify.register(usersRoutes, { publicUrl: config.PUBLIC_URL });
-  await fastify.register(failedJobsRoutes);
-  await fastify.register(accountRoutes, { passwordRateLimit: config.LOGIN_RATE_LIMIT });
-  await fastify.register(apiTokensRoutes);
-  await fastify.register(projectsRoutes);
-  await fastify.register(membersRoutes);
-  await fastify.register(tasksRoutes);
-  await fastify.register(taskDetailRoutes);
-  await fastify.register(answersRoutes);
-  await fastify.register(bulkRoutes);
-  await fastify.register(archivesRoutes);
-  await fastify.register(exportsRoutes);
-  await fastify.register(queueRoutes);
-  await fastify.register(deliveriesRoutes);
-  await fastify.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
+  // the pages (their forms' errors take one path); those of one project inside the project scope,
+  // which loads the user's access once
+  await fastify.register(async function pages(pages) {
+    await pages.register(formErrors);
+    await pages.register(authRoutes, { loginRateLimit: config.LOGIN_RATE_LIMIT });
+    await pages.register(usersRoutes, { publicUrl: config.PUBLIC_URL });
+    await pages.register(failedJobsRoutes);
+    await pages.register(accountRoutes, { passwordRateLimit: config.LOGIN_RATE_LIMIT });
+    await pages.register(apiTokensRoutes);
+    await pages.register(projectsRoutes);
+    await pages.register(async function projectPages(project) {
+      await project.register(projectScope);
+      await project.register(projectRoutes);
+      await project.register(membersRoutes);
+      await project.register(tasksRoutes);
+      await project.register(taskDetailRoutes);
+      await project.register(answersRoutes);
+      await project.register(bulkRoutes);
+      await project.register(archivesRoutes);
+      await project.register(exportsRoutes);
+      await project.register(queueRoutes);
+      await project.register(deliveriesRoutes);
+      await project.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
+    }, { prefix: '/projects/:projectId' });
+  });
   await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL });
-
 }

@@ -59,22 +59,22 @@ describe('Queue pages', () => {
   it('saves, refuses a stale save with both versions shown, and finalize opens the next task', async () => {
     const id = await idOf('first');
     const work = `${base()}/work/${id}`;
-    const saved = await post(lee, work, work, { action: 'save', version: '0', 'answer.label': 'cat', 'answer.tags': ['a', 'b'], 'answer.note': 'mine' });
+    const saved = await post(lee, work, `${work}/answers`, { version: '0', 'answer.label': 'cat', 'answer.tags': ['a', 'b'], 'answer.note': 'mine' });
     expect(saved.status).toBe(303);
     expect((await t.sql(`select answers, version from answer_sets where task_id = $1 and kind = 'submission'`, [id]))).toEqual([{ answers: { label: 'cat', tags: ['a', 'b'], note: 'mine' }, version: 1 }]);
     // a stale tab (version 0) → 409, the page shows the saved version and keeps what was typed
-    const stale = await post(lee, work, work, { action: 'save', version: '0', 'answer.label': 'dog', 'answer.note': 'from the old tab' });
+    const stale = await post(lee, work, `${work}/answers`, { version: '0', 'answer.label': 'dog', 'answer.note': 'from the old tab' });
     expect(stale.status).toBe(409);
     expect(stale.text).toContain('Saved version (v1)');
     expect(stale.text).toContain('from the old tab');
     expect(stale.text).toContain('name="version" value="1"');
     expect((await t.sql(`select version from answer_sets where task_id = $1 and kind = 'submission'`, [id]))).toEqual([{ version: 1 }]);
     // a bad answer → 422 next to the field
-    const bad = await post(lee, work, work, { action: 'save', version: '1', 'answer.label': 'bird' });
+    const bad = await post(lee, work, `${work}/answers`, { version: '1', 'answer.label': 'bird' });
     expect(bad.status).toBe(422);
     expect(bad.text).toContain('label must be one of the options');
 
-    const done = await post(lee, work, work, { action: 'finalize', version: '1', 'answer.label': 'cat' });
+    const done = await post(lee, work, `${work}/finalization`, { version: '1', 'answer.label': 'cat' });
     expect(done.status).toBe(303);
     expect(done.headers.location).toBe(`${base()}/work/${await idOf('second')}`);
     expect((await t.sql(`select state from tasks where id = $1`, [id]))).toEqual([{ state: 'completed' }]);
@@ -93,13 +93,14 @@ describe('Queue pages', () => {
     const adminView = await admin.get(`${base()}/work/${id}`);
     expect(adminView.status).toBe(200);
     expect(adminView.text).toContain('only the assignee can work on it');
-    expect(adminView.text).not.toContain('value="finalize"');
+    expect(adminView.text).not.toContain(`${base()}/work/${id}/finalization`);
+    expect(adminView.text).not.toContain('formaction=');
   });
 
   it('issues page: a raised issue is answered and goes back to the same user', async () => {
     const id = await idOf('second');
     const work = `${base()}/work/${id}`;
-    const raised = await post(lee, work, work, { action: 'issue', comment: 'Broken image' });
+    const raised = await post(lee, work, `${work}/issue`, { comment: 'Broken image' });
     expect(raised.status).toBe(303);
     expect((await lee.get(`${base()}/issues`)).status).toBe(403);
     const page = await admin.get(`${base()}/issues`);
@@ -120,6 +121,54 @@ describe('Queue pages', () => {
     expect(released.status).toBe(303);
     expect((await t.sql(`select assignee_id from tasks where id = $1`, [await idOf('second')]))).toEqual([{ assignee_id: null }]);
     expect((await lee.get(`${base()}/reservations`)).status).toBe(403);
+  });
+
+  it('each work action is its own resource: the buttons post the one form to them, and a review takes a decision', async () => {
+    const s = t.services();
+    const a = await s.users.get(Number((await t.sql<{ id: string }>(`select id from users where email = 'admin@example.org'`))[0].id));
+    const p = (await s.projects.create(a, { name: 'Resources', reviewStages: 1 })).id;
+    await s.members.add(await s.projects.access(a, p), 'lee@example.org', { role: 'member', stageIds: [] });
+    await t.sql(`update projects set output_schema = $2 where id = $1`, [p, JSON.stringify([{ name: 'note', type: 'text' }])]);
+    const stage = async (kind: string) => (await t.sql<{ id: string }>(`select id from stages where project_id = $1 and kind = $2`, [p, kind]))[0].id;
+    await t.sql(`insert into tasks (project_id, name, stage_id) select $1, n, $2 from (values ('r1'), ('r2')) v(n)`, [p, await stage('label')]);
+    const taskOf = async (name: string) => Number((await t.sql<{ id: string }>('select id from tasks where project_id = $1 and name = $2', [p, name]))[0].id);
+    const stageKind = async (name: string) => (await t.sql<{ kind: string }>(`select s.kind from tasks t join stages s on s.id = t.stage_id where t.id = $1`, [await taskOf(name)]))[0].kind;
+
+    const first = `/projects/${p}/work/${await taskOf('r1')}`;
+    expect((await post(lee, `/projects/${p}/queue`, `/projects/${p}/queue/next`, { stage: await stage('label') })).headers.location).toBe(first);
+    const page = (await lee.get(first)).text;
+    expect(page).toContain(`<form method="post" action="${first}/answers" class="form" id="work-form">`);
+    for (const action of ['answers', 'submission', 'finalization', 'skip']) expect(page).toContain(`formaction="${first}/${action}"`);
+    expect(page).toContain(`action="${first}/issue"`);
+    expect(page).not.toContain(`${first}/review`);
+
+    // skip: the task waits at the end of the queue and the next one opens
+    const skipped = await post(lee, first, `${first}/skip`, {});
+    expect(skipped.status).toBe(303);
+    const second = `/projects/${p}/work/${await taskOf('r2')}`;
+    expect(skipped.headers.location).toBe(second);
+    expect((await lee.get(second)).text).toContain(`Task ${await taskOf('r1')} skipped`);
+    expect((await post(lee, second, `${second}/finalization`, { version: '0', 'answer.note': 'a cat' })).status).toBe(303);
+    expect(await stageKind('r2')).toBe('review');
+
+    // the reviewer's buttons post a decision to the review resource
+    const review = await post(admin, `/projects/${p}/queue`, `/projects/${p}/queue/next`, { stage: await stage('review') });
+    expect(review.headers.location).toBe(second);
+    const reviewPage = (await admin.get(second)).text;
+    expect(reviewPage).toContain(`formaction="${second}/review" name="decision" value="accept"`);
+    expect(reviewPage).toContain(`formaction="${second}/review" name="decision" value="correct"`);
+    expect(reviewPage).toContain(`<form method="post" action="${second}/review" class="form">`);
+    // a decision that is none of the three: the form again, with what was typed
+    const bad = await post(admin, second, `${second}/review`, { decision: 'maybe', version: '0', 'answer.note': 'typed by the reviewer' });
+    expect(bad.status).toBe(422);
+    expect(bad.text).toContain('Choose accept, correct or reject');
+    expect(bad.text).toContain('typed by the reviewer');
+    expect(await stageKind('r2')).toBe('review');
+    const rejected = await post(admin, second, `${second}/review`, { decision: 'reject', reason: 'Too vague' });
+    expect(rejected.status).toBe(303);
+    expect(await stageKind('r2')).toBe('label');
+    // the old action switch is gone
+    expect((await post(lee, first, first, { action: 'save', version: '0' })).status).toBe(404);
   });
 
   it('the work page stays small whatever the queue, and My queue is paginated', async () => {

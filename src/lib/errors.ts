@@ -20,4 +20,3 @@ export const unauthorized = (message = 'Authentication required') => new HttpErr
 export const TOKEN_REQUIRED = 'Send a valid API token as "Authorization: Bearer <token>"';
 
 /** A refusal a form shows next to its fields: bad input (422), or a clash with what exists (409). */
-export const isFormError = (err: unknown): err is HttpError => err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 409);

@@ -6,6 +6,7 @@ import appPlugin, { serverOptions } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { cloneTemplateDatabase } from './database.ts';
 import { createServices } from '../../src/plugins/app/services.ts';
+import { OpenApiResponseCheck } from './openapi-responses.ts';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -15,6 +16,9 @@ export interface TestApp {
   /** Services on a fresh EntityManager, for arranging data directly. */
   services(): ReturnType<typeof createServices>;
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** The /api/v1 responses so far that differed from the OpenAPI document (close() fails on them). */
+  documentMismatches: string[];
+  /** Closes the app; fails when an /api/v1 response differed from the OpenAPI document. */
   close(): Promise<void>;
 }
 
@@ -28,6 +32,9 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema });
   });
+  // every /api/v1 response a test receives is checked against the document (the document cannot drift)
+  const documentCheck = new OpenApiResponseCheck(app);
+  documentCheck.install();
   await app.register(fp(appPlugin), { config, databaseUrl });
   await app.ready();
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
@@ -37,9 +44,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     routes,
     services: () => createServices(app.orm.em.fork(), app.boss),
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
+    documentMismatches: documentCheck.mismatches,
     close: async () => {
       await pool.end();
       await app.close();
+      if (documentCheck.mismatches.length) {
+        throw new Error(`${documentCheck.mismatches.length} API response(s) differ from the OpenAPI document:\n${[...new Set(documentCheck.mismatches)].join('\n')}`);
+      }
     },
   };
 }

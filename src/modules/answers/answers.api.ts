@@ -1,31 +1,30 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { OUTPUT_FIELD_TYPES } from '../projects/project.entity.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { errorResponses, Nullable, StageRef, UserRef } from '../system/api.schemas.ts';
 import type { AnswerSetRecord } from '../tasks/task-detail.service.ts';
 import { METHOD_LABELS } from './answer-compare.ts';
 import { MAX_COMPARE_SETS, parseSetIds } from './answers.service.ts';
-import { CompareQuery, TaskParams, type CompareQueryT } from './answers.schemas.ts';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+import { TaskParams } from '../../lib/params.ts';
+import { CompareQuery } from './answers.schemas.ts';
 
 const AnswerSetBody = Type.Object({
   id: Type.Integer(),
   kind: Type.String({ enum: ['default', 'submission', 'correction'], description: '`default`: model predictions / default answers from the upload' }),
   label: Type.String(),
-  stage: Nullable(Type.Object({ id: Type.Integer(), name: Type.String() }, { description: 'null for default answers' })),
-  user: Nullable(Type.Object({ id: Type.Integer(), name: Type.String() })),
+  stage: Nullable(StageRef, { description: 'null for default answers' }),
+  user: Nullable(UserRef, { description: 'null for default answers' }),
   version: Type.Integer(),
   submitted: Type.Boolean(),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
-});
-const AnswerSetWithAnswers = Type.Intersect([AnswerSetBody, Type.Object({ answers: Type.Record(Type.String(), Type.Unknown()) })]);
+}, { title: 'AnswerSet' });
+const AnswerSetWithAnswers = Type.Intersect([AnswerSetBody, Type.Object({ answers: Type.Record(Type.String(), Type.Unknown()) })], { title: 'AnswerSetWithAnswers' });
 
 const methods = Object.keys(METHOD_LABELS);
 const Comparison = Type.Object({
-  task: Type.Object({ id: Type.Integer(), name: Type.String() }),
+  task: Type.Object({ id: Type.Integer(), name: Type.String() }, { title: 'TaskRef' }),
   sets: Type.Array(AnswerSetBody, { description: 'The compared sets, in reading order (default answers first, then workflow order)' }),
   fields: Type.Array(
     Type.Object({
@@ -48,9 +47,9 @@ const Comparison = Type.Object({
   ),
   overall: Nullable(Type.Number({ minimum: 0, maximum: 1, description: 'Mean of the defined field agreements' })),
   numberTolerance: Type.Number({ description: 'Numbers agree when |a − b| ≤ numberTolerance · max(1, |a|, |b|)' }),
-});
+}, { title: 'AnswerComparison' });
 
-const errors = { 401: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+const errors = errorResponses(401, 404, 422);
 
 const setBody = (s: AnswerSetRecord) => ({
   id: s.id,
@@ -65,29 +64,25 @@ const setBody = (s: AnswerSetRecord) => ({
 });
 
 /** Answer sets of a task in the JSON API: list and compare (same access rule as the task view). */
-export default async function answersApi(fastify: FastifyInstance) {
-  const context = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId, taskId } = request.params as { projectId: number; taskId: number };
-    return { user, taskId, access: await request.services.projects.access(user, projectId) };
-  };
-
-  fastify.get('/projects/:projectId/tasks/:taskId/answers', {
+const answersApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/tasks/:taskId/answers', {
     schema: {
-      tags: ['answers'], summary: 'The answer sets of a task, with their answers',
+      tags: ['answers'], operationId: 'listAnswerSets', summary: 'The answer sets of a task, with their answers',
       description: 'Default answers (model predictions) first, then submissions and corrections in workflow order. Members see only tasks assigned to them or that they worked on.',
       params: TaskParams,
       response: { 200: Type.Object({ items: Type.Array(AnswerSetWithAnswers) }), ...errors },
     },
   }, async (request) => {
-    const { user, taskId, access } = await context(request);
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
     const { sets } = await request.services.answers.list(access, user, taskId);
     return { items: sets.map((s) => ({ ...setBody(s), answers: s.answers })) };
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId/answers/compare', {
+  fastify.get('/tasks/:taskId/answers/compare', {
     schema: {
-      tags: ['answers'], summary: 'Compare answer sets of a task field by field, with agreement figures',
+      tags: ['answers'], operationId: 'compareAnswerSets', summary: 'Compare answer sets of a task field by field, with agreement figures',
       description:
         `\`sets\`: 2–${MAX_COMPARE_SETS} answer set ids of the task, comma-separated. Per field: exact for boolean and choice; ` +
         'numbers within a relative tolerance; Jaccard for multi-choice; Dice of lowercase word tokens for text; share of equal leaf paths for JSON. ' +
@@ -96,8 +91,10 @@ export default async function answersApi(fastify: FastifyInstance) {
       response: { 200: Comparison, ...errors },
     },
   }, async (request) => {
-    const { user, taskId, access } = await context(request);
-    const ids = parseSetIds((request.query as CompareQueryT).sets);
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
+    const ids = parseSetIds(request.query.sets);
     if (ids.length < 2) throw unprocessable('Choose at least two answer sets to compare', { sets: `${ids.length} id${ids.length === 1 ? '' : 's'} given` });
     const c = await request.services.answers.compare(access, user, taskId, ids);
     return {
@@ -122,4 +119,6 @@ export default async function answersApi(fastify: FastifyInstance) {
       numberTolerance: c.numberTolerance,
     };
   });
-}
+};
+
+export default answersApi;

@@ -1,7 +1,5 @@
 import { Type } from 'typebox';
 
-export const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
-
 /** `sets=3,7,9`, or `sets` repeated (a checkbox form); other keys are ignored. */
 export const CompareQuery = Type.Object(
   {
@@ -14,4 +12,3 @@ export const CompareQuery = Type.Object(
   },
   { additionalProperties: true },
 );
-export type CompareQueryT = { sets?: string | string[] };

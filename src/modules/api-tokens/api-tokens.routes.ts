@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { parseForm, FormBody } from '../../lib/form.ts';
 
@@ -8,7 +9,7 @@ const TokenCreateForm = Type.Object({
 });
 
 /** /account/tokens: personal API tokens, shown in full only once, right after creation. */
-export default async function apiTokensRoutes(fastify: FastifyInstance) {
+const apiTokensRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   async function renderTokens(request: FastifyRequest, reply: FastifyReply, data: Record<string, unknown> = {}, status = 200) {
     const user = request.requireUser();
     const tokens = await request.services.apiTokens.list(user);
@@ -28,9 +29,11 @@ export default async function apiTokensRoutes(fastify: FastifyInstance) {
 
   fastify.post('/account/tokens/:tokenId/revocation', { schema: { params: TokenParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { tokenId } = request.params as { tokenId: number };
+    const { tokenId } = request.params;
     const record = await request.services.apiTokens.revoke(user, tokenId);
     reply.flash('success', `Token “${record.name}” revoked. Requests using it now fail.`);
     return reply.redirect('/account/tokens', 303);
   });
-}
+};
+
+export default apiTokensRoutes;

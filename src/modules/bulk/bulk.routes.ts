@@ -1,64 +1,62 @@
-import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
-import { HttpError } from '../../lib/errors.ts';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { FormBody } from '../../lib/form.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { OperationParams, ProjectParams } from '../../lib/params.ts';
 import { exportStartedMessage } from '../exports/exports.routes.ts';
-import { selectionFromForm } from '../selection/task-selection.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
+import { selectionFromForm, taskListUrl } from '../selection/task-selection.ts';
 import { bulkAction, describeOutcome, outcomeSentence } from './bulk-actions.ts';
 
 const OUTCOME_TARGET = 'bulk-outcome';
 const PROGRESS_TARGET = 'bulk-progress';
-const OperationParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), operationId: Type.Integer({ minimum: 1 }) });
 
 /** Bulk actions of the task list: run at once, or start a job and show its progress. */
-export default async function bulkRoutes(fastify: FastifyInstance) {
-  fastify.post('/projects/:projectId/tasks/bulk', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+const BulkSchema = { params: ProjectParams, body: FormBody };
+
+/** A user mistake is said where the action was asked for; nothing has changed. */
+const bulkErrors = formErrors(BulkSchema, {
+  statuses: 'any',
+  render: async (request, reply, err) => {
+    if (request.wantsFragment(OUTCOME_TARGET)) return reply.render('bulk/_outcome', { error: err.message }, err.statusCode);
+    reply.flash('error', err.message);
+    return reply.redirect(taskListUrl(request.params.projectId, request.body), 303);
+  },
+});
+
+const bulkRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.post('/tasks/bulk', { schema: BulkSchema, config: { formErrors: bulkErrors } }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId);
-    const body = request.body as Record<string, unknown>;
-    const filterQuery = typeof body.filter === 'string' ? body.filter : '';
-    const listUrl = `/projects/${projectId}/tasks${filterQuery ? `?${filterQuery}` : ''}`;
+    const { access, body } = request;
+    const projectId = access.project.id;
     const fragment = request.wantsFragment(OUTCOME_TARGET);
 
-    try {
-      const selection = selectionFromForm(body);
-      if (body.action === 'export') {
-        const started = await request.services.exports.start(access, user, String(body.format ?? ''), selection);
-        const exportsUrl = `/projects/${projectId}/exports`;
-        if (fragment) return reply.render('bulk/_outcome', { title: 'Export', exportId: started.id, exportsUrl });
-        reply.flash('success', exportStartedMessage(started.id));
-        return reply.redirect(exportsUrl, 303);
-      }
-      const started = await request.services.bulk.start(access, user, String(body.action ?? ''), body, selection);
-      if (started.kind === 'queued') {
-        const url = `/projects/${projectId}/bulk/${started.operation.id}`;
-        if (fragment) return reply.render('bulk/_progress', { operation: started.operation, actionTitle: bulkAction(started.operation.action)?.title, url });
-        return reply.redirect(url, 303);
-      }
-      const { outcome } = started;
-      const summary = describeOutcome(outcome.changed, outcome.skipped);
-      if (fragment) {
-        reply.header('HX-Trigger', 'tasks-changed');
-        return reply.render('bulk/_outcome', { title: outcome.action.title, summary });
-      }
-      reply.flash('success', outcomeSentence(outcome.action.title, outcome.changed, outcome.skipped));
-      return reply.redirect(listUrl, 303);
-    } catch (err) {
-      // a user mistake: say what is wrong where the action was asked for; nothing has changed
-      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
-      if (fragment) return reply.render('bulk/_outcome', { error: err.message }, err.statusCode);
-      reply.flash('error', err.message);
-      return reply.redirect(listUrl, 303);
+    const selection = selectionFromForm(body);
+    if (body.action === 'export') {
+      const started = await request.services.exports.start(access, user, String(body.format ?? ''), selection);
+      const exportsUrl = `/projects/${projectId}/exports`;
+      if (fragment) return reply.render('bulk/_outcome', { title: 'Export', exportId: started.id, exportsUrl });
+      reply.flash('success', exportStartedMessage(started.id));
+      return reply.redirect(exportsUrl, 303);
     }
+    const started = await request.services.bulk.start(access, user, String(body.action ?? ''), body, selection);
+    if (started.kind === 'queued') {
+      const url = `/projects/${projectId}/bulk/${started.operation.id}`;
+      if (fragment) return reply.render('bulk/_progress', { operation: started.operation, actionTitle: bulkAction(started.operation.action)?.title, url });
+      return reply.redirect(url, 303);
+    }
+    const { outcome } = started;
+    const summary = describeOutcome(outcome.changed, outcome.skipped);
+    if (fragment) {
+      reply.header('HX-Trigger', 'tasks-changed');
+      return reply.render('bulk/_outcome', { title: outcome.action.title, summary });
+    }
+    reply.flash('success', outcomeSentence(outcome.action.title, outcome.changed, outcome.skipped));
+    return reply.redirect(taskListUrl(projectId, body), 303);
   });
 
   /** A bulk job's progress: the page (no JavaScript: it refreshes itself) or the polling widget. */
-  fastify.get('/projects/:projectId/bulk/:operationId', { schema: { params: OperationParams } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId, operationId } = request.params as { projectId: number; operationId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
+  fastify.get('/bulk/:operationId', { config: { role: 'manager' }, schema: { params: OperationParams } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId, operationId } = request.params;
     const operation = await request.services.bulk.operation(access, operationId);
     const url = `/projects/${projectId}/bulk/${operationId}`;
     const finished = operation.status === 'completed' || operation.status === 'failed';
@@ -70,4 +68,6 @@ export default async function bulkRoutes(fastify: FastifyInstance) {
     }
     return reply.render('bulk/show', { ...data, title: 'Bulk action', access, section: 'tasks', refresh: !finished });
   });
-}
+};
+
+export default bulkRoutes;

@@ -1,26 +1,25 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EXPORT_FORMATS } from './export-formats.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { errorResponses, Nullable } from '../system/api.schemas.ts';
+import { ExportParams, ProjectParams } from '../../lib/params.ts';
 import { selectionFromApi } from '../selection/task-selection.ts';
 import type { ExportRow } from './exports.repository.ts';
 import { sendExportFile } from './exports.routes.ts';
 
-const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
 const ExportBody = Type.Object({
   id: Type.Integer(),
   format: Type.String({ enum: [...EXPORT_FORMATS] }),
   status: Type.String({ enum: ['queued', 'running', 'completed', 'failed', 'expired'] }),
-  rowsTotal: Type.Union([Type.Integer(), Type.Null()]),
+  rowsTotal: Nullable(Type.Integer()),
   rowsWritten: Type.Integer(),
   sizeBytes: Type.Integer(),
-  errorMessage: Type.Union([Type.String(), Type.Null()]),
+  errorMessage: Nullable(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
-  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  downloadUrl: Type.Union([Type.String(), Type.Null()]),
-});
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
+  finishedAt: Nullable(Type.String({ format: 'date-time' })),
+  downloadUrl: Nullable(Type.String({ description: 'Set once completed' })),
+}, { title: 'Export' });
+const errors = errorResponses(401, 403, 404, 422);
 
 const toBody = (projectId: number, r: ExportRow) => ({
   id: r.id, format: r.format, status: r.status, rowsTotal: r.rowsTotal, rowsWritten: r.rowsWritten, sizeBytes: r.sizeBytes,
@@ -29,15 +28,13 @@ const toBody = (projectId: number, r: ExportRow) => ({
 });
 
 /** Exports in the JSON API: start one (a filter or task ids), follow it, download the file. */
-export default async function exportsApi(fastify: FastifyInstance) {
-  const managerAccess = async (request: FastifyRequest) => {
-    const { projectId } = request.params as { projectId: number };
-    return request.services.projects.access(request.requireUser(), projectId, 'manager');
-  };
+const exportsApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  const config = { role: 'manager' } as const;
 
-  fastify.post('/projects/:projectId/exports', {
+  fastify.post('/exports', {
+    config,
     schema: {
-      tags: ['exports'], summary: 'Export tasks as CSV, JSON or JSONL (runs in the background)',
+      tags: ['exports'], operationId: 'createExport', summary: 'Export tasks as CSV, JSON or JSONL (runs in the background)',
       description: 'Give `filter` (the query string of a task list view, e.g. `state=completed&batch=b7`) or `taskIds`; neither exports every task. Poll the export until `completed`, then download it.',
       params: ProjectParams,
       body: Type.Object({
@@ -48,35 +45,44 @@ export default async function exportsApi(fastify: FastifyInstance) {
       response: { 202: ExportBody, ...errors },
     },
   }, async (request, reply) => {
-    const access = await managerAccess(request);
-    const body = request.body as { format: string; filter?: string; taskIds?: number[] };
+    const { access } = request;
+    const { body } = request;
     const selection = selectionFromApi(body, { stages: access.stages });
     const started = await request.services.exports.start(access, request.requireUser(), body.format, selection);
     reply.code(202);
     return toBody(access.project.id, await request.services.exports.get(access, started.id));
   });
 
-  fastify.get('/projects/:projectId/exports', {
-    schema: { tags: ['exports'], summary: 'Exports of the project, newest first (25 per page)', params: ProjectParams,
+  fastify.get('/exports', {
+    config,
+    schema: { tags: ['exports'], operationId: 'listExports', summary: 'Exports of the project, newest first (25 per page)', params: ProjectParams,
       querystring: Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })) }),
-      response: { 200: Type.Object({ items: Type.Array(ExportBody), total: Type.Integer() }), ...errors } },
+      response: { 200: Type.Object({ items: Type.Array(ExportBody), total: Type.Integer() }, { title: 'ExportPage' }), ...errors } },
   }, async (request) => {
-    const access = await managerAccess(request);
-    const list = await request.services.exports.list(access, (request.query as { page: number }).page);
+    const { access } = request;
+    const list = await request.services.exports.list(access, request.query.page ?? 1);
     return { items: list.rows.map((r) => toBody(access.project.id, r)), total: list.total };
   });
 
-  fastify.get('/projects/:projectId/exports/:exportId', {
-    schema: { tags: ['exports'], summary: 'One export and its progress', params: ExportParams, response: { 200: ExportBody, ...errors } },
+  fastify.get('/exports/:exportId', {
+    config,
+    schema: { tags: ['exports'], operationId: 'getExport', summary: 'One export and its progress', params: ExportParams, response: { 200: ExportBody, ...errors } },
   }, async (request) => {
-    const access = await managerAccess(request);
-    return toBody(access.project.id, await request.services.exports.get(access, (request.params as { exportId: number }).exportId));
+    const { access } = request;
+    return toBody(access.project.id, await request.services.exports.get(access, request.params.exportId));
   });
 
-  fastify.get('/projects/:projectId/exports/:exportId/download', {
-    schema: { tags: ['exports'], summary: 'The file of a completed export (409 while it runs)', params: ExportParams },
+  fastify.get('/exports/:exportId/download', {
+    config,
+    schema: {
+      tags: ['exports'], operationId: 'downloadExport', summary: 'The file of a completed export (409 while it runs or once expired)', params: ExportParams,
+      produces: ['text/csv', 'application/json', 'application/x-ndjson'],
+      response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'The file, in the export’s format' }), ...errors, ...errorResponses(409) },
+    },
   }, async (request, reply) => {
-    const access = await managerAccess(request);
-    return sendExportFile(reply, request.services, access, (request.params as { exportId: number }).exportId);
+    const { access } = request;
+    return sendExportFile(reply, request.services, access, request.params.exportId);
   });
-}
+};
+
+export default exportsApi;

@@ -1,16 +1,16 @@
 import { PageQuery } from '../../lib/pagination.ts';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Type } from 'typebox';
-import { conflict, HttpError } from '../../lib/errors.ts';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { conflict } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ExportParams, ProjectParams } from '../../lib/params.ts';
 import type { Services } from '../../plugins/app/services.ts';
-import { selectionFromForm } from '../selection/task-selection.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
+import { selectionFromForm, taskListUrl } from '../selection/task-selection.ts';
 import { EXPORT_TYPES } from './exports.service.ts';
 
 const LIST_TARGET = 'export-list';
-const ExportParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), exportId: Type.Integer({ minimum: 1 }) });
 
 /** The flash shown on the Exports page after an export was started (from any form). */
 export const exportStartedMessage = (id: number) => `Export #${id} started. It appears below and can be downloaded when it completes.`;
@@ -27,12 +27,13 @@ export async function sendExportFile(reply: FastifyReply, services: Services, ac
 }
 
 /** The Exports page (a live list) and starting an export from the task list. Admins and managers only. */
-export default async function exportsRoutes(fastify: FastifyInstance) {
-  fastify.get('/projects/:projectId/exports', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const { page } = request.query as { page: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
+const exportsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const config = { role: 'manager' } as const;
+
+  fastify.get('/exports', { config, schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId } = request.params;
+    const page = request.query.page ?? 1;
     const exports = await request.services.exports.list(access, page);
     const running = exports.rows.some((r) => r.status === 'queued' || r.status === 'running');
     const interrupted = await request.services.exports.interrupted(exports.rows);
@@ -41,26 +42,20 @@ export default async function exportsRoutes(fastify: FastifyInstance) {
     return reply.render('exports/index', data);
   });
 
-  fastify.post('/projects/:projectId/exports', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
-    const body = request.body as Record<string, unknown>;
-    try {
-      const started = await request.services.exports.start(access, user, String(body.format ?? ''), selectionFromForm(body));
-      reply.flash('success', exportStartedMessage(started.id));
-      return reply.redirect(`/projects/${projectId}/exports`, 303);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode >= 500) throw err;
-      reply.flash('error', err.message);
-      return reply.redirect(`/projects/${projectId}/tasks${typeof body.filter === 'string' && body.filter ? `?${body.filter}` : ''}`, 303);
-    }
+  const StartSchema = { params: ProjectParams, body: FormBody };
+  // a mistake in the task list's export form is said back on the task list
+  const startErrors = formErrors(StartSchema, { statuses: 'any', back: (request) => taskListUrl(request.params.projectId, request.body) });
+
+  fastify.post('/exports', { config: { ...config, formErrors: startErrors }, schema: StartSchema }, async (request, reply) => {
+    const { access, body } = request;
+    const started = await request.services.exports.start(access, request.requireUser(), String(body.format ?? ''), selectionFromForm(body));
+    reply.flash('success', exportStartedMessage(started.id));
+    return reply.redirect(`/projects/${access.project.id}/exports`, 303);
   });
 
-  fastify.get('/projects/:projectId/exports/:exportId/download', { schema: { params: ExportParams } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId, exportId } = request.params as { projectId: number; exportId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
-    return sendExportFile(reply, request.services, access, exportId);
+  fastify.get('/exports/:exportId/download', { config, schema: { params: ExportParams } }, async (request, reply) => {
+    return sendExportFile(reply, request.services, request.access, request.params.exportId);
   });
-}
+};
+
+export default exportsRoutes;

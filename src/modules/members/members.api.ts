@@ -1,17 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { formValueOrThrow, parseForm } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { MemberParams, ProjectParams } from '../../lib/params.ts';
 import { findStage } from '../stages/stage-ref.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { MemberAddForm, MemberUpdateForm } from './members.routes.ts';
 import { WORK_STAGE_KINDS } from './members.service.ts';
 import { PROJECT_ROLES, type IProjectMember } from './project-member.entity.ts';
 
-const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
+/** Every route here is for project admins: the project scope refuses everyone else. */
+const ADMIN = { role: 'admin' as const };
 const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
 const Role = Type.String({ enum: [...PROJECT_ROLES] });
 const StageAccess = Type.Array(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })]), {
@@ -23,7 +23,7 @@ const Member = Type.Object({
   role: Role,
   stages: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String() }), { description: 'The stages the member may work in; empty means every stage' }),
   createdAt: Type.String({ format: 'date-time' }),
-}, { $id: 'Member' });
+}, { title: 'Member' });
 
 const toMember = (m: IProjectMember) => ({
   id: m.id, user: { id: m.user.id, email: m.user.email, name: m.user.name }, role: m.role,
@@ -42,19 +42,20 @@ function stageIdsOf(access: ProjectAccess, refs: Array<number | string>): number
 
 /** Project members in the JSON API (project admins), with the Members page's rules. */
 const membersApi: FastifyPluginAsyncTypebox = async (fastify) => {
-  const adminAccess = (request: FastifyRequest, projectId: number) => request.services.projects.access(request.requireUser(), projectId, 'admin');
 
-  fastify.get('/projects/:projectId/members', {
+  fastify.get('/members', {
+    config: ADMIN,
     schema: {
       operationId: 'listMembers', tags: ['members'], summary: 'The project’s members with their role and stage access (project admins)',
       params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(Member) }), ...errors },
     },
   }, async (request) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     return { items: (await request.services.members.list(access)).map(toMember) };
   });
 
-  fastify.post('/projects/:projectId/members', {
+  fastify.post('/members', {
+    config: ADMIN,
     schema: {
       operationId: 'addMember', tags: ['members'], summary: 'Add an active user to the project with a role and stage access',
       params: ProjectParams,
@@ -62,14 +63,15 @@ const membersApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 201: Member, ...errors, 409: ErrorResponse },
     },
   }, async (request, reply) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     const { email, role, stages } = request.body;
     const input = formValueOrThrow(parseForm(MemberAddForm, { email, role, stageIds: stageIdsOf(access, stages ?? []) }));
     const member = await request.services.members.add(access, input.email, { role: input.role, stageIds: input.stageIds ?? [] });
     return reply.code(201).send(toMember(member));
   });
 
-  fastify.patch('/projects/:projectId/members/:memberId', {
+  fastify.patch('/members/:memberId', {
+    config: ADMIN,
     schema: {
       operationId: 'updateMember', tags: ['members'], summary: 'Change a member’s role or stage access; fields left out keep their value',
       description: 'A project admin cannot demote themselves (409): another project admin or an instance admin does it.',
@@ -78,7 +80,7 @@ const membersApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Member, ...errors, 409: ErrorResponse },
     },
   }, async (request) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     const current = await request.services.members.get(access, request.params.memberId);
     const { role, stages } = request.body;
     const stageIds = stages ? stageIdsOf(access, stages) : current.stages.getItems().map((s) => s.id);
@@ -86,14 +88,15 @@ const membersApi: FastifyPluginAsyncTypebox = async (fastify) => {
     return toMember(await request.services.members.update(access, current.id, { role: input.role, stageIds: input.stageIds ?? [] }));
   });
 
-  fastify.delete('/projects/:projectId/members/:memberId', {
+  fastify.delete('/members/:memberId', {
+    config: ADMIN,
     schema: {
       operationId: 'removeMember', tags: ['members'], summary: 'Remove a member from the project',
       description: 'A project admin cannot remove themselves (409).',
       params: MemberParams, response: { 204: Type.Null({ description: 'Removed' }), ...errors, 409: ErrorResponse },
     },
   }, async (request, reply) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     await request.services.members.remove(access, request.params.memberId);
     return reply.code(204).send(null);
   });

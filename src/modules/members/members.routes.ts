@@ -1,13 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isFormError } from '../../lib/errors.ts';
+import { unprocessable } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { MemberParams, ProjectParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { WORK_STAGE_KINDS } from './members.service.ts';
 import { PROJECT_ROLES } from './project-member.entity.ts';
-
-const MemberParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), memberId: Type.Integer({ minimum: 1 }) });
 
 const Role = Type.Union(PROJECT_ROLES.map((r) => Type.Literal(r)), { title: 'Role', errorMessage: 'Choose a role' });
 const StageIds = Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { title: 'Stage access', maxItems: 100, errorMessage: 'Choose stages from the list' }));
@@ -34,7 +34,7 @@ async function renderMembers(
   form: { errors?: FieldErrors; values?: Record<string, unknown> } = {},
   status = 200,
 ) {
-  const { members: membersService, projects } = request.services;
+  const { members: membersService } = request.services;
   const [members, candidates] = await Promise.all([membersService.list(access), membersService.candidates(access)]);
   const stages = access.stages;
   return reply.render(
@@ -56,61 +56,46 @@ async function renderMembers(
   );
 }
 
-export default async function membersRoutes(fastify: FastifyInstance) {
-  fastify.get('/projects/:projectId/members', { schema: { params: ProjectParams } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    return renderMembers(request, reply, access);
+/** The Members page: who works in the project, with which role and stages (project admins only). */
+const membersRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const config = { role: 'admin' } as const;
+
+  fastify.get('/members', { config, schema: { params: ProjectParams } }, async (request, reply) => {
+    return renderMembers(request, reply, request.access);
   });
 
-  fastify.post('/projects/:projectId/members', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    const values = withStageList(request.body);
-    const form = parseForm(MemberAddForm, values);
-    if (!form.ok) {
-      if (form.errors.email) form.errors.email = 'Choose a user';
-      return renderMembers(request, reply, access, { errors: form.errors, values }, 422);
-    }
-    try {
-      const member = await request.services.members.add(access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
-      reply.flash('success', `${member.user.name} added as ${member.role}.`);
-    } catch (err) {
-      if (!isFormError(err)) throw err;
-      const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
-      return renderMembers(request, reply, access, { errors: details, values }, 422);
-    }
-    return reply.redirect(`/projects/${projectId}/members`, 303);
+  const AddSchema = { params: ProjectParams, body: FormBody };
+  const addErrors = formErrors(AddSchema, {
+    render: (request, reply, err) => {
+      const errors = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : { email: err.message };
+      return renderMembers(request, reply, request.access, { errors, values: withStageList(request.body) }, 422);
+    },
+  });
+  // a change from the list is said back on the list
+  const backToList = formErrors({ params: MemberParams }, { back: (request) => `/projects/${request.params.projectId}/members` });
+
+  fastify.post('/members', { config: { ...config, formErrors: addErrors }, schema: AddSchema }, async (request, reply) => {
+    const form = parseForm(MemberAddForm, withStageList(request.body));
+    if (!form.ok) throw unprocessable('The member is not valid', { ...form.errors, ...(form.errors.email ? { email: 'Choose a user' } : {}) });
+    const member = await request.services.members.add(request.access, form.value.email, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
+    reply.flash('success', `${member.user.name} added as ${member.role}.`);
+    return reply.redirect(`/projects/${request.params.projectId}/members`, 303);
   });
 
-  fastify.post('/projects/:projectId/members/:memberId', { schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, memberId } = request.params as { projectId: number; memberId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.post('/members/:memberId', { config: { ...config, formErrors: backToList }, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, memberId } = request.params;
     const form = parseForm(MemberUpdateForm, withStageList(request.body));
-    if (!form.ok) {
-      reply.flash('error', Object.values(form.errors).join('. '));
-      return reply.redirect(`/projects/${projectId}/members`, 303);
-    }
-    try {
-      const member = await request.services.members.update(access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
-      reply.flash('success', `${member.user.name} updated.`);
-    } catch (err) {
-      if (!isFormError(err)) throw err;
-      reply.flash('error', err.message);
-    }
+    if (!form.ok) throw unprocessable(Object.values(form.errors).join('. '));
+    const member = await request.services.members.update(request.access, memberId, { role: form.value.role, stageIds: form.value.stageIds ?? [] });
+    reply.flash('success', `${member.user.name} updated.`);
     return reply.redirect(`/projects/${projectId}/members`, 303);
   });
 
-  fastify.post('/projects/:projectId/members/:memberId/deletion', { schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, memberId } = request.params as { projectId: number; memberId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    try {
-      const member = await request.services.members.remove(access, memberId);
-      reply.flash('success', `${member.user.name} removed from the project.`);
-    } catch (err) {
-      if (!isFormError(err)) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/members`, 303);
+  fastify.post('/members/:memberId/deletion', { config: { ...config, formErrors: backToList }, schema: { params: MemberParams, body: FormBody } }, async (request, reply) => {
+    const member = await request.services.members.remove(request.access, request.params.memberId);
+    reply.flash('success', `${member.user.name} removed from the project.`);
+    return reply.redirect(`/projects/${request.params.projectId}/members`, 303);
   });
-}
+};
+
+export default membersRoutes;

@@ -6,10 +6,13 @@ import { ErrorResponse } from '../system/api.schemas.ts';
 import { requireInstanceAdminApi } from '../users/instance-admin.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES, type IProject } from './project.entity.ts';
 import { InputField, OutputField, ProjectBody, toProject } from './projects.api.ts';
-import { ProjectCreateForm, ProjectParams, parseSettingsForm } from './projects.schemas.ts';
+import { ProjectParams } from '../../lib/params.ts';
+import { ProjectCreateForm, parseSettingsForm } from './projects.schemas.ts';
 import { MAX_ROWS, validateInputRows, validateOutputFields, type RowErrors, type SchemaResult } from './schema-fields.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+/** Every route here is for project admins: the project scope refuses everyone else. */
+const ADMIN = { role: 'admin' as const };
 const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
 
 const ProjectCreate = Type.Object({
@@ -75,8 +78,8 @@ function schemaFields<F>(names: string[], result: SchemaResult<F>): F[] {
   return result.fields;
 }
 
-/** Setting up a project in the JSON API: create it, change its settings, set its task schema (the pages' rules). */
-const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
+/** Creating a project in the JSON API (instance admins; outside the project scope). */
+export const projectCreationApi: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/projects', {
     schema: {
       operationId: 'createProject', tags: ['projects'],
@@ -90,8 +93,12 @@ const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
     const project = await request.services.projects.create(user, input);
     return reply.code(201).send(toProject(project, 'admin'));
   });
+};
 
-  fastify.patch('/projects/:projectId', {
+/** One project's setup in the JSON API (project admins): its settings and its task schema, with the pages' rules. */
+const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.patch('', {
+    config: ADMIN,
     schema: {
       operationId: 'updateProject', tags: ['projects'],
       summary: 'Change a project’s settings (project admins); fields left out keep their value',
@@ -100,13 +107,14 @@ const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: ProjectBody, ...errors, 409: ErrorResponse },
     },
   }, async (request) => {
-    const access = await request.services.projects.access(request.requireUser(), request.params.projectId, 'admin');
+    const access = request.access;
     const settings = formValueOrThrow(parseSettingsForm(settingsForm(access.project, request.body), []));
     await request.services.projects.updateSettings(access, settings);
     return toProject(access.project, access.role);
   });
 
-  fastify.put('/projects/:projectId/input-schema', {
+  fastify.put('/input-schema', {
+    config: ADMIN,
     schema: {
       operationId: 'setInputSchema', tags: ['projects'],
       summary: 'Set the input fields (what a task carries; project admins), replacing the current ones',
@@ -114,14 +122,15 @@ const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Object({ fields: Type.Array(InputField) }), ...errors },
     },
   }, async (request) => {
-    const access = await request.services.projects.access(request.requireUser(), request.params.projectId, 'admin');
+    const access = request.access;
     const { fields } = request.body;
     const input = schemaFields(fields.map((f) => f.name), validateInputRows(fields.map((f) => ({ name: f.name, type: f.type, required: f.required ?? false }))));
     await request.services.projects.updateSchemas(access, input, access.project.outputSchema);
     return { fields: access.project.inputSchema };
   });
 
-  fastify.put('/projects/:projectId/output-schema', {
+  fastify.put('/output-schema', {
+    config: ADMIN,
     schema: {
       operationId: 'setOutputSchema', tags: ['projects'],
       summary: 'Set the output fields (what annotators answer; project admins), replacing the current ones',
@@ -129,7 +138,7 @@ const projectSetupApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Type.Object({ fields: Type.Array(OutputField) }), ...errors },
     },
   }, async (request) => {
-    const access = await request.services.projects.access(request.requireUser(), request.params.projectId, 'admin');
+    const access = request.access;
     const { fields } = request.body;
     const output = schemaFields(fields.map((f) => f.name), validateOutputFields(fields.map((f) => ({ name: f.name, type: f.type, options: f.options ?? [] }))));
     await request.services.projects.updateSchemas(access, access.project.inputSchema, output);

@@ -1,12 +1,15 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isFormError } from '../../lib/errors.ts';
+import { unprocessable, type HttpError } from '../../lib/errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { ProjectAccess } from './project-access.ts';
 import { INPUT_FIELD_TYPES, OUTPUT_FIELD_TYPES } from './project.entity.ts';
-import { ProjectCreateForm, ProjectParams, SchemaQuery, StageParams, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
+import { ProjectParams, StageParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
+import { ProjectCreateForm, SchemaQuery, parseSettingsForm, reviewPercentField } from './projects.schemas.ts';
 import { dashboardView } from '../stats/dashboard-view.ts';
-import { DashboardQuery, DEFAULT_RANGE, type PeopleSort, type StatRange } from '../stats/stats.schemas.ts';
+import { DashboardQuery, DEFAULT_RANGE } from '../stats/stats.schemas.ts';
 import {
   inputRowsOf,
   outputRowsOf,
@@ -20,9 +23,8 @@ import {
 
 const DEFAULT_EMPTY_ROWS = 3;
 
-/** A 422 or 409 from a service whose `details` name form fields, as field errors. */
-function fieldErrorsOf(err: unknown): FieldErrors | null {
-  if (!isFormError(err)) return null;
+/** A 422 or 409 whose `details` name form fields, as field errors (else its message, for the whole form). */
+function fieldErrorsOf(err: HttpError): FieldErrors {
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return details as FieldErrors;
   return { _form: err.message };
@@ -86,7 +88,8 @@ function renderSchema(
   );
 }
 
-export default async function projectsRoutes(fastify: FastifyInstance) {
+/** The project list and creating a project (outside the project scope). */
+const projectsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/projects', async (request, reply) => {
     const user = request.requireUser();
     const projects = await request.services.projects.listFor(user);
@@ -106,13 +109,20 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     reply.flash('success', `Project “${project.name}” created.`);
     return reply.redirect(`/projects/${project.id}`, 303);
   });
+};
+
+export default projectsRoutes;
+
+/** One project's own pages: the Overview, settings, stages and the task schema (in the project scope). */
+export const projectRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const config = { role: 'admin' } as const;
 
   // the Overview: the project dashboard (figures in src/modules/stats); htmx refreshes #dashboard
-  fastify.get('/projects/:projectId', { schema: { params: ProjectParams, querystring: DashboardQuery } }, async (request, reply) => {
+  fastify.get('', { schema: { params: ProjectParams, querystring: DashboardQuery } }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const { range = DEFAULT_RANGE, sort, dir } = request.query as { range?: StatRange; sort?: PeopleSort; dir?: 'asc' | 'desc' };
-    const access = await request.services.projects.access(user, projectId);
+    const { access } = request;
+    const { projectId } = request.params;
+    const { range = DEFAULT_RANGE, sort, dir } = request.query;
     const stats = await request.services.stats.forViewer(access, user, range);
     const dashboard = dashboardView(stats, { projectId, range, sort, dir, canManage: access.canManageTasks });
     const data = { title: access.project.name, access, project: access.project, stages: access.stages, section: 'overview', dashboard };
@@ -122,71 +132,51 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
 
   // ── settings (project admins only; everyone else gets 404) ──────────────────────────────
 
-  fastify.get('/projects/:projectId/settings', { schema: { params: ProjectParams } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    return renderSettings(request, reply, access);
+  fastify.get('/settings', { config, schema: { params: ProjectParams } }, async (request, reply) => {
+    return renderSettings(request, reply, request.access);
   });
 
-  fastify.post('/projects/:projectId/settings', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    const values = request.body as Record<string, unknown>;
-    const reviewStages = access.stages.filter((s) => s.kind === 'review');
-    const form = parseSettingsForm(values, reviewStages);
-    if (!form.ok) return renderSettings(request, reply, access, { errors: form.errors, values }, 422);
-    try {
-      await request.services.projects.updateSettings(access, form.value);
-    } catch (err) {
-      const errors = fieldErrorsOf(err);
-      if (!errors) throw err;
-      return renderSettings(request, reply, access, { errors, values }, 422);
-    }
+  const SettingsSchema = { params: ProjectParams, body: FormBody };
+  const settingsErrors = formErrors(SettingsSchema, {
+    render: (request, reply, err) => renderSettings(request, reply, request.access, { errors: fieldErrorsOf(err), values: request.body }, 422),
+  });
+
+  fastify.post('/settings', { config: { ...config, formErrors: settingsErrors }, schema: SettingsSchema }, async (request, reply) => {
+    const { access } = request;
+    const form = parseSettingsForm(request.body, access.stages.filter((s) => s.kind === 'review'));
+    if (!form.ok) throw unprocessable('The settings are not valid', form.errors);
+    await request.services.projects.updateSettings(access, form.value);
     reply.flash('success', 'Settings saved.');
-    return reply.redirect(`/projects/${projectId}/settings`, 303);
+    return reply.redirect(`/projects/${access.project.id}/settings`, 303);
   });
 
   // ── stages: add a review stage, remove one that no task has been in ──────────────────
 
-  fastify.post('/projects/:projectId/stages', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    try {
-      const stage = await request.services.projects.addReviewStage(access);
-      reply.flash('success', `${stage.name} added before Ground Truth.`);
-    } catch (err) {
-      if (!isFormError(err)) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  const backToStages = formErrors({ params: ProjectParams }, { back: (request) => `/projects/${request.params.projectId}/settings#stages` });
+
+  fastify.post('/stages', { config: { ...config, formErrors: backToStages }, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const stage = await request.services.projects.addReviewStage(request.access);
+    reply.flash('success', `${stage.name} added before Ground Truth.`);
+    return reply.redirect(`/projects/${request.params.projectId}/settings#stages`, 303);
   });
 
-  fastify.post('/projects/:projectId/stages/:stageId/deletion', { schema: { params: StageParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, stageId } = request.params as { projectId: number; stageId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
-    try {
-      const stage = await request.services.projects.removeReviewStage(access, stageId);
-      reply.flash('success', `${stage.name} removed.`);
-    } catch (err) {
-      if (!isFormError(err)) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${projectId}/settings#stages`, 303);
+  fastify.post('/stages/:stageId/deletion', { config: { ...config, formErrors: backToStages }, schema: { params: StageParams, body: FormBody } }, async (request, reply) => {
+    const stage = await request.services.projects.removeReviewStage(request.access, request.params.stageId);
+    reply.flash('success', `${stage.name} removed.`);
+    return reply.redirect(`/projects/${request.params.projectId}/settings#stages`, 303);
   });
 
   // ── task schema: input fields (what a task carries) and output fields (what annotators answer) ──
 
-  fastify.get('/projects/:projectId/schema', { schema: { params: ProjectParams, querystring: SchemaQuery } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const { rows } = request.query as { rows?: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.get('/schema', { config, schema: { params: ProjectParams, querystring: SchemaQuery } }, async (request, reply) => {
+    const { access } = request;
     const project = access.project;
-    return renderSchema(reply, access, { input: inputRowsOf(project.inputSchema), output: outputRowsOf(project.outputSchema) }, { emptyRows: rows });
+    return renderSchema(reply, access, { input: inputRowsOf(project.inputSchema), output: outputRowsOf(project.outputSchema) }, { emptyRows: request.query.rows });
   });
 
-  fastify.post('/projects/:projectId/schema', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'admin');
+  fastify.post('/schema', { config, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const { projectId } = request.params;
     const rows = readSchemaRows(request.body);
     const input = validateInputRows(rows.input);
     const output = validateOutputRows(rows.output);
@@ -205,4 +195,4 @@ export default async function projectsRoutes(fastify: FastifyInstance) {
     reply.flash('success', `Task schema saved: ${input.fields.length} input and ${output.fields.length} output fields.`);
     return reply.redirect(`/projects/${projectId}/schema`, 303);
   });
-}
+};

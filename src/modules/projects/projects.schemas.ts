@@ -4,12 +4,6 @@ import { parseForm, type FieldErrors, type FormResult } from '../../lib/form.ts'
 import type { StageInfo } from './project-access.ts';
 import type { ProjectSettingsInput } from './projects.service.ts';
 
-export const ProjectParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }) });
-export const StageParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stageId: Type.Integer({ minimum: 1 }) });
-export const StageRefParams = Type.Object({
-  projectId: Type.Integer({ minimum: 1 }),
-  stage: Type.String({ minLength: 1, description: 'The stage: its name (e.g. Review_1) or its id' }),
-});
 export const SchemaQuery = Type.Object({
   rows: Type.Optional(Type.Integer({ minimum: 0, maximum: 50, description: 'Empty rows shown below the existing fields' })),
 });

@@ -1,79 +1,71 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type, type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { unprocessable } from '../../lib/errors.ts';
 import { heldByFilter } from '../selection/task-selection.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { ProjectParams, ProjectUserParams, StageRefParams, TaskParams } from '../../lib/params.ts';
+import { AssignmentKind, BulkResult, errorResponses, Nullable, OpenAssignmentStatus, StageRef, TaskIds, TaskState } from '../system/api.schemas.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { bearerToken, tokenAccess } from './token-access.ts';
 
-const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
-const StageRefParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), stage: Type.String({ minLength: 1, description: 'Stage name (e.g. Label, Review_1) or id' }) });
-const UserParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), userId: Type.Integer({ minimum: 1 }) });
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse };
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+const errors = errorResponses(401, 403, 404, 409, 422);
 
 const Answers = Type.Record(Type.String(), Type.Unknown(), { description: 'Answers by output-schema field name' });
 const Version = Type.Integer({ minimum: 0, description: 'The version your answers start from (`version` of the work item; 0 before the first save). A stale version answers 409 with both versions.' });
 const AnswerBody = Type.Object({ answers: Type.Optional(Answers), version: Type.Optional(Version) }, { additionalProperties: false });
 
 /** Every response names a stage by id and name; every call that takes one takes either. */
-const Stage = Type.Object({ id: Type.Integer(), name: Type.String() });
+const Stage = StageRef;
 const HandedOut = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Stage, state: Type.String(), status: Type.String(), kind: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, state: TaskState, status: OpenAssignmentStatus, kind: AssignmentKind,
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
   leaseExpiresAt: Nullable(Type.String({ format: 'date-time' })), version: Type.Integer(),
-});
+}, { title: 'HandedOutTask' });
 const QueueItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), state: Type.String(),
+  id: Type.Integer(), name: Type.String(), stage: Stage, status: OpenAssignmentStatus, kind: AssignmentKind, state: TaskState,
   priority: Type.Integer(), priorityScore: Nullable(Type.String()), since: Type.String({ format: 'date-time' }),
-});
+}, { title: 'QueueItem' });
 const WorkItem = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(), stage: Stage, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
+  id: Type.Integer(), name: Type.String(), state: TaskState, stage: Stage, priority: Type.Integer(), priorityScore: Nullable(Type.String()),
   data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
-  assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) })),
+  assignment: Nullable(Type.Object({ assignee: Nullable(Type.String()), status: Type.String(), kind: Type.String(), issueComment: Nullable(Type.String()), issueResponse: Nullable(Type.String()) }, { title: 'WorkAssignment' })),
   answers: Answers, version: Type.Integer(), prefilledFrom: Nullable(Type.String()), canAct: Type.Boolean(),
-});
-const Moved = Type.Object({ stage: Stage, state: Type.String() }, { description: 'The stage the task is in now, and its state' });
-const BulkResult = Type.Object({ changed: Type.Integer(), skipped: Type.Record(Type.String(), Type.Integer()), operationId: Type.Optional(Type.Integer()) });
+}, { title: 'WorkItem' });
+const Moved = Type.Object({ stage: Stage, state: TaskState }, { description: 'The stage the task is in now, and its state', title: 'TaskMove' });
+const Version_ = Type.Object({ version: Type.Integer({ description: 'The version of the saved answers' }) }, { title: 'AnswersVersion' });
+const Status = Type.Object({ status: Type.String() }, { title: 'AssignmentStatusChange' });
 
 /** Queues, work actions, review, issues and reservations in the JSON API (SPEC §8). */
-export default async function queueApi(fastify: FastifyInstance) {
-  const ctx = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
-  const taskId = (request: FastifyRequest) => (request.params as { taskId: number }).taskId;
-
-  fastify.get('/projects/:projectId/queue', {
-    schema: { tags: ['queue'], summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
+const queueApi: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/queue', {
+    schema: { tags: ['queue'], operationId: 'getMyQueue', summary: 'My queue: assigned and saved, then pending finalization, then skipped', params: ProjectParams, response: { 200: Type.Object({ items: Type.Array(QueueItem) }), ...errors } },
   }, async (request) => {
-    const { user, access } = await ctx(request);
+    const user = request.requireUser();
+    const { access } = request;
     const { rows } = await request.services.queue.myQueue(access, user);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, status: r.status, kind: r.kind, state: r.state, priority: r.priority, priorityScore: r.priorityScore, since: r.since.toISOString() })) };
   });
 
   // the hot path: the route reads the token with its project access itself (one round trip), see token-access.ts
-  fastify.post('/projects/:projectId/stages/:stage/next', {
+  fastify.post('/stages/:stage/next', {
     config: { tokenAccess: true },
     schema: {
-      tags: ['queue'], summary: 'Request work in a stage (the Label / Review buttons)',
+      tags: ['queue'], operationId: 'requestNext', summary: 'Request work in a stage (the Label / Review buttons)',
       description: 'Your own assigned, reserved and saved tasks in the stage come first, then your skipped ones; then (with auto-assignment on) tasks claimed from the pool in allocation order, up to the project\'s queue size. An empty list means no work.',
       params: StageRefParams, response: { 200: Type.Object({ items: Type.Array(HandedOut) }), ...errors },
     },
   }, async (request) => {
-    const { projectId, stage } = request.params as { projectId: number; stage: string };
+    const { projectId, stage } = request.params;
     const access = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
     const items = await request.services.queue.requestNextByToken(access, stage);
     return { items: items.map((i) => ({ ...i, leaseExpiresAt: i.leaseExpiresAt?.toISOString() ?? null })) };
   });
 
-  fastify.get('/projects/:projectId/work/:taskId', {
-    schema: { tags: ['queue'], summary: 'A task as its assignee works on it (inputs, current or prefilled answers, version)', params: TaskParams, response: { 200: WorkItem, ...errors } },
+  fastify.get('/work/:taskId', {
+    schema: { tags: ['queue'], operationId: 'getWorkItem', summary: 'A task as its assignee works on it (inputs, current or prefilled answers, version)', params: TaskParams, response: { 200: WorkItem, ...errors } },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const v = await request.services.queue.view(access, user, taskId(request));
+    const user = request.requireUser();
+    const { access } = request;
+    const v = await request.services.queue.view(access, user, request.params.taskId);
     return {
       id: v.task.id, name: v.task.name, state: v.task.state, stage: { id: v.stage.id, name: v.stage.name }, priority: v.task.priority, priorityScore: v.priorityScore,
       data: v.task.data, metadata: v.task.metadata,
@@ -82,154 +74,160 @@ export default async function queueApi(fastify: FastifyInstance) {
     };
   });
 
-  fastify.put('/projects/:projectId/tasks/:taskId/answers', {
+  fastify.put('/tasks/:taskId/answers', {
     schema: {
-      tags: ['queue'], summary: 'Save draft answers (assignee only)', params: TaskParams,
+      tags: ['queue'], operationId: 'saveAnswers', summary: 'Save draft answers (assignee only)', params: TaskParams,
       body: Type.Object({ answers: Answers, version: Version }, { additionalProperties: false }),
-      response: { 200: Type.Object({ version: Type.Integer() }), ...errors },
+      response: { 200: Version_, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    return request.services.queue.save(access, user, taskId(request), request.body as { answers: Record<string, unknown>; version: number });
+    const user = request.requireUser();
+    const { access } = request;
+    return request.services.queue.save(access, user, request.params.taskId, request.body);
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/submission', {
-    schema: { tags: ['queue'], summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Type.Object({ version: Type.Integer() }), ...errors } },
+  fastify.post('/tasks/:taskId/submission', {
+    schema: { tags: ['queue'], operationId: 'submitTask', summary: 'Submit a draft (pending finalization, still editable)', params: TaskParams, body: AnswerBody, response: { 200: Version_, ...errors } },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    return request.services.queue.submitDraft(access, user, taskId(request), (request.body ?? {}) as Static<typeof AnswerBody>);
+    const user = request.requireUser();
+    const { access } = request;
+    return request.services.queue.submitDraft(access, user, request.params.taskId, request.body ?? {});
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/finalization', {
+  fastify.post('/tasks/:taskId/finalization', {
     config: { tokenAccess: true },
     schema: {
-      tags: ['queue'], summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
+      tags: ['queue'], operationId: 'finalizeTask', summary: 'Finalize (in a review stage: accept); the task moves to the next stage',
       description: 'Optionally with the final answers (and their version). After Label the task goes to the next enabled review stage that samples it, else to Ground Truth (completed).',
       params: TaskParams, body: AnswerBody, response: { 200: Moved, ...errors },
     },
   }, async (request) => {
-    const { projectId } = request.params as { projectId: number };
-    const input = (request.body ?? {}) as Static<typeof AnswerBody>;
+    const { projectId, taskId } = request.params;
+    const input = request.body ?? {};
     const fast = await tokenAccess(request.em, bearerToken(request.headers.authorization), projectId);
-    const done = await request.services.queue.finalizeByToken(fast, taskId(request), input);
+    const done = await request.services.queue.finalizeByToken(fast, taskId, input);
     if (done) return done;
     // completing into a project with a webhook: the transactional path, which also queues the delivery
     const user = await request.services.users.get(fast.userId);
     const access = await request.services.projects.access(user, projectId);
-    return request.services.queue.finalize(access, user, taskId(request), input);
+    return request.services.queue.finalize(access, user, taskId, input);
   });
 
-  fastify.post('/projects/:projectId/queue/finalization', {
-    schema: { tags: ['queue'], summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors } },
+  fastify.post('/queue/finalization', {
+    schema: { tags: ['queue'], operationId: 'finalizeAllPending', summary: 'Finalize all my pending drafts', params: ProjectParams, response: { 200: Type.Object({ finalized: Type.Integer() }), ...errors } },
   }, async (request) => {
-    const { user, access } = await ctx(request);
+    const user = request.requireUser();
+    const { access } = request;
     return { finalized: await request.services.queue.finalizeAll(access, user) };
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/skip', {
-    schema: { tags: ['queue'], summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Type.Object({ status: Type.String() }), ...errors } },
+  fastify.post('/tasks/:taskId/skip', {
+    schema: { tags: ['queue'], operationId: 'skipTask', summary: 'Skip: the task goes to the end of your queue and stays yours', params: TaskParams, response: { 200: Status, ...errors } },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    await request.services.queue.skip(access, user, taskId(request));
+    const user = request.requireUser();
+    const { access } = request;
+    await request.services.queue.skip(access, user, request.params.taskId);
     return { status: 'skipped' };
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/issue', {
+  fastify.post('/tasks/:taskId/issue', {
     schema: {
-      tags: ['queue'], summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
+      tags: ['queue'], operationId: 'raiseIssue', summary: 'Raise an issue: the task leaves your queue until an admin or manager answers',
       params: TaskParams, body: Type.Object({ comment: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ status: Type.String() }), ...errors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    await request.services.queue.raiseIssue(access, user, taskId(request), (request.body as { comment: string }).comment);
+    const user = request.requireUser();
+    const { access } = request;
+    await request.services.queue.raiseIssue(access, user, request.params.taskId, request.body.comment);
     return { status: 'issue' };
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/issue/resolution', {
+  fastify.post('/tasks/:taskId/issue/resolution', {
     schema: {
-      tags: ['queue'], summary: 'Answer an issue and send the task back to the same user (admins, managers)',
+      tags: ['queue'], operationId: 'resolveIssue', summary: 'Answer an issue and send the task back to the same user (admins, managers)',
       params: TaskParams, body: Type.Object({ response: Type.String({ minLength: 1, maxLength: 2000 }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ status: Type.String() }), ...errors },
+      response: { 200: Status, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    await request.services.queue.resolveIssue(access, user, taskId(request), (request.body as { response: string }).response);
+    const user = request.requireUser();
+    const { access } = request;
+    await request.services.queue.resolveIssue(access, user, request.params.taskId, request.body.response);
     return { status: 'resolved' };
   });
 
-  fastify.get('/projects/:projectId/issues', {
+  fastify.get('/issues', {
     schema: {
-      tags: ['queue'], summary: 'Open issues (admins, managers)', params: ProjectParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) })) }), ...errors },
+      tags: ['queue'], operationId: 'listIssues', summary: 'Open issues (admins, managers)', params: ProjectParams,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, priority: Type.Integer(), assignee: Type.String(), comment: Nullable(Type.String()), raisedAt: Type.String({ format: 'date-time' }) }, { title: 'Issue' })) }), ...errors },
     },
   }, async (request) => {
-    const { access } = await ctx(request);
+    const { access } = request;
     const rows = await request.services.queue.issues(access);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, priority: r.priority, assignee: r.assigneeName, comment: r.comment, raisedAt: r.raisedAt.toISOString() })) };
   });
 
-  fastify.post('/projects/:projectId/tasks/:taskId/review', {
+  fastify.post('/tasks/:taskId/review', {
     schema: {
-      tags: ['queue'], summary: 'Review decision: accept, reject (reason required: back to the same labeler in Label) or correct (edited answers, then accept)',
+      tags: ['queue'], operationId: 'reviewTask', summary: 'Review decision: accept, reject (reason required: back to the same labeler in Label) or correct (edited answers, then accept)',
       params: TaskParams,
       body: Type.Object({
-        decision: Type.String({ enum: ['accept', 'reject', 'correct'] }),
+        decision: Type.Unsafe<'accept' | 'reject' | 'correct'>(Type.String({ enum: ['accept', 'reject', 'correct'] })),
         reason: Type.Optional(Type.String({ maxLength: 2000 })),
         answers: Type.Optional(Answers), version: Type.Optional(Version),
       }, { additionalProperties: false }),
       response: { 200: Moved, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const body = request.body as { decision: 'accept' | 'reject' | 'correct'; reason?: string; answers?: Record<string, unknown>; version?: number };
-    return request.services.queue.review(access, user, taskId(request), body.decision, body);
+    const user = request.requireUser();
+    const { access } = request;
+    const { body } = request;
+    return request.services.queue.review(access, user, request.params.taskId, body.decision, body);
   });
 
-  fastify.get('/projects/:projectId/reservations', {
+  fastify.get('/reservations', {
+    config: { role: 'manager' },
     schema: {
-      tags: ['reservations'], summary: 'Users holding open work, with counts by status and the oldest hold (admins, managers)', params: ProjectParams,
+      tags: ['reservations'], operationId: 'listReservationHolders', summary: 'Users holding open work, with counts by status and the oldest hold (admins, managers)', params: ProjectParams,
       response: {
         200: Type.Object({ items: Type.Array(Type.Object({
           userId: Type.Integer(), name: Type.String(), email: Type.String(), total: Type.Integer(), reserved: Type.Integer(), assigned: Type.Integer(),
           saved: Type.Integer(), pending: Type.Integer(), skipped: Type.Integer(), issue: Type.Integer(), oldest: Type.String({ format: 'date-time' }),
-        })) }),
+        }, { title: 'ReservationHolder' })) }),
         ...errors,
       },
     },
   }, async (request) => {
-    const { access } = await ctx(request);
-    access.require('manager');
-    const rows = await request.services.queue.holders(access);
+    const rows = await request.services.queue.holders(request.access);
     return { items: rows.map((r) => ({ ...r, oldest: r.oldest.toISOString() })) };
   });
 
-  fastify.get('/projects/:projectId/reservations/:userId', {
+  fastify.get('/reservations/:userId', {
+    config: { role: 'manager' },
     schema: {
-      tags: ['reservations'], summary: 'The open work one user holds (admins, managers)', params: UserParams,
-      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, status: Type.String(), kind: Type.String(), priority: Type.Integer(), since: Type.String({ format: 'date-time' }) })) }), ...errors },
+      tags: ['reservations'], operationId: 'listUserReservations', summary: 'The open work one user holds (admins, managers)', params: ProjectUserParams,
+      response: { 200: Type.Object({ items: Type.Array(Type.Object({ id: Type.Integer(), name: Type.String(), stage: Stage, status: OpenAssignmentStatus, kind: AssignmentKind, priority: Type.Integer(), since: Type.String({ format: 'date-time' }) }, { title: 'HeldTask' })) }), ...errors },
     },
   }, async (request) => {
-    const { access } = await ctx(request);
-    access.require('manager');
-    const rows = await request.services.queue.heldBy(access, (request.params as { userId: number }).userId);
+    const rows = await request.services.queue.heldBy(request.access, request.params.userId);
     return { items: rows.map((r) => ({ id: r.id, name: r.name, stage: { id: r.stageId, name: r.stageName }, status: r.status, kind: r.kind, priority: r.priority, since: r.since.toISOString() })) };
   });
 
-  fastify.post('/projects/:projectId/reservations/release', {
+  fastify.post('/reservations/release', {
     schema: {
-      tags: ['reservations'], summary: 'Release tasks back to the pool: all untouched or reserved tasks of a user, or single tasks',
+      tags: ['reservations'], operationId: 'releaseReservations', summary: 'Release tasks back to the pool: all untouched or reserved tasks of a user, or single tasks',
       description: 'Give `email` (or `userId`) to release everything that user holds untouched, or `taskIds`. Saved drafts and open issues are skipped (their history stays).',
       params: ProjectParams,
       body: Type.Object({
         userId: Type.Optional(Type.Integer({ minimum: 1 })), email: Type.Optional(Type.String({ format: 'email' })),
-        taskIds: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 5000 })),
+        taskIds: Type.Optional(TaskIds),
       }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await ctx(request);
-    const body = request.body as { userId?: number; email?: string; taskIds?: number[] };
+    const user = request.requireUser();
+    const { access } = request;
+    const { body } = request;
     let userId = body.userId;
     if (body.email) {
       const email = normalizeEmail(body.email);
@@ -245,4 +243,6 @@ export default async function queueApi(fastify: FastifyInstance) {
     if (started.kind === 'queued') return { changed: 0, skipped: {}, operationId: started.operation.id };
     return { changed: started.outcome.changed, skipped: started.outcome.skipped };
   });
-}
+};
+
+export default queueApi;

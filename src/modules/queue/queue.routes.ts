@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { HttpError, unprocessable } from '../../lib/errors.ts';
 import { FormBody } from '../../lib/form.ts';
@@ -6,7 +7,8 @@ import { heldByFilter } from '../selection/task-selection.ts';
 import { parseId, parseIdList } from '../../lib/strict-numbers.ts';
 import { outcomeSentence } from '../bulk/bulk-actions.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, TaskParams } from '../../lib/params.ts';
+import { formErrors, type RequestOf } from '../../plugins/app/form-errors.ts';
 import type { IUser } from '../users/user.entity.ts';
 import { answerViews } from '../tasks/task-detail.service.ts';
 import { answerKey, parseAnswers } from './answers.ts';
@@ -14,10 +16,9 @@ import { paged, PageQuery } from '../../lib/pagination.ts';
 import type { QueueCounts, QueueRow } from './queue.repository.ts';
 import type { WorkView } from './queue.service.ts';
 
-const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ReservationsQuery = Type.Object({ user: Type.Optional(Type.Integer({ minimum: 1 })) });
-const WORK_ACTIONS = ['save', 'submit', 'finalize', 'skip', 'issue', 'accept', 'reject', 'correct'] as const;
-type WorkAction = (typeof WORK_ACTIONS)[number];
+/** The work page's buttons (each posts to its own resource, see the routes below). */
+type WorkAction = 'save' | 'submit' | 'finalize' | 'skip' | 'issue' | 'accept' | 'reject' | 'correct';
 
 /** Keyboard shortcuts of the work page (HTML `accesskey`: Alt+key in Chrome and Edge, Alt+Shift+key in Firefox). */
 export const SHORTCUTS: { key: string; action: WorkAction; label: string; review: boolean | null }[] = [
@@ -50,17 +51,39 @@ function groups(rows: QueueRow[], counts: QueueCounts) {
   ];
 }
 
-/** My queue, the work page, issues and reservations (SPEC §4, §5). */
-export default async function queueRoutes(fastify: FastifyInstance) {
-  const ctx = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
+const WorkSchema = { params: TaskParams, body: FormBody };
 
-  fastify.get('/projects/:projectId/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const page = (request.query as { page?: number }).page ?? 1;
+/** A work action refused (a stale version, an answer not valid): the form again with what was typed, nothing is lost. */
+const workErrors = formErrors(WorkSchema, {
+  statuses: [409, 422],
+  render: async (request, reply, err) => {
+    const { access, body } = request;
+    const user = request.requireUser();
+    const view = await request.services.queue.view(access, user, request.params.taskId);
+    const schema = access.project.outputSchema ?? [];
+    const details = (err.details ?? {}) as Record<string, unknown>;
+    const conflict = err.statusCode === 409 && 'currentVersion' in details
+      ? { version: Number(details.currentVersion), theirs: parseAnswers(schema, details.theirs ?? {}).answers }
+      : null;
+    view.fields = schema.map((field) => ({
+      field,
+      value: typedValue(field.type, body[answerKey(field.name)]),
+      error: err.statusCode === 422 ? (details[field.name] as string | undefined) : undefined,
+    }));
+    if (conflict) view.version = conflict.version;
+    return renderWork(request, reply, access, user, view, {
+      status: err.statusCode, error: err.message, conflict, reason: text(body.reason), comment: text(body.comment),
+      conflictAnswers: conflict ? answerViews(schema, conflict.theirs) : [],
+    });
+  },
+});
+
+/** My queue, the work page, issues and reservations (SPEC §4, §5). */
+const queueRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get('/queue', { schema: { params: ProjectParams, querystring: PageQuery } }, async (request, reply) => {
+    const { access } = request;
+    const user = request.requireUser();
+    const page = request.query.page ?? 1;
     const queue = await request.services.queue.myQueue(access, user, { page, size: QUEUE_PAGE_SIZE });
     const stages = request.services.queue.workStages(access);
     return reply.render('queue/index', {
@@ -70,130 +93,124 @@ export default async function queueRoutes(fastify: FastifyInstance) {
   });
 
   /** The Label / Review buttons: hand out work and open the first task. */
-  fastify.post('/projects/:projectId/queue/next', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const stage = text((request.body as Record<string, unknown>).stage);
-    return openNext(request, reply, access, user, stage, []);
+  fastify.post('/queue/next', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    return openNext(request, reply, request.access, request.requireUser(), text(request.body.stage), []);
   });
 
-  fastify.post('/projects/:projectId/queue/finalization', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const n = await request.services.queue.finalizeAll(access, user);
+  fastify.post('/queue/finalization', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+    const { access } = request;
+    const n = await request.services.queue.finalizeAll(access, request.requireUser());
     reply.flash('success', n === 1 ? '1 draft finalized.' : `${n} drafts finalized.`);
     return reply.redirect(`/projects/${access.project.id}/queue`, 303);
   });
 
-  fastify.get('/projects/:projectId/work/:taskId', { schema: { params: TaskParams } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const view = await request.services.queue.view(access, user, (request.params as { taskId: number }).taskId);
+  fastify.get('/work/:taskId', { schema: { params: TaskParams } }, async (request, reply) => {
+    const { access } = request;
+    const user = request.requireUser();
+    const view = await request.services.queue.view(access, user, request.params.taskId);
     return renderWork(request, reply, access, user, view);
   });
 
-  fastify.post('/projects/:projectId/work/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const { taskId } = request.params as { taskId: number };
-    const body = request.body as Record<string, unknown>;
-    const action = text(body.action) as WorkAction;
-    const queue = request.services.queue;
-    const base = `/projects/${access.project.id}`;
-    const version = /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined;
-    const input = { answers: body, version, fromForm: true };
-    try {
-      if (!WORK_ACTIONS.includes(action)) throw unprocessable('Choose an action');
-      const stageId = (await queue.view(access, user, taskId)).stage.id;
-      switch (action) {
-        case 'save': {
-          const saved = await queue.save(access, user, taskId, input);
-          reply.flash('success', `Saved (version ${saved.version}).`);
-          return reply.redirect(`${base}/work/${taskId}`, 303);
-        }
-        case 'submit':
-          await queue.submitDraft(access, user, taskId, input);
-          reply.flash('success', `Draft of task ${taskId} submitted; finalize it from My queue.`);
-          break;
-        case 'finalize':
-          await queue.finalize(access, user, taskId, input);
-          reply.flash('success', `Task ${taskId} finalized.`);
-          break;
-        case 'skip':
-          await queue.skip(access, user, taskId);
-          reply.flash('info', `Task ${taskId} skipped: it waits at the end of your queue.`);
-          break;
-        case 'issue':
-          await queue.raiseIssue(access, user, taskId, text(body.comment));
-          reply.flash('info', `Issue raised on task ${taskId}: an admin or manager will answer it.`);
-          break;
-        case 'accept':
-          await queue.review(access, user, taskId, 'accept', {});
-          reply.flash('success', `Task ${taskId} accepted.`);
-          break;
-        case 'correct':
-          await queue.review(access, user, taskId, 'correct', input);
-          reply.flash('success', `Task ${taskId} corrected and accepted.`);
-          break;
-        case 'reject':
-          await queue.review(access, user, taskId, 'reject', { reason: text(body.reason) });
-          reply.flash('success', `Task ${taskId} rejected and sent back to its labeler.`);
-          break;
-      }
-      // the next task of the same stage opens (never the one just left)
+  // ── the work page's actions: one resource each, as in the API (its buttons post with formaction) ──
+  const work = { schema: WorkSchema, config: { formErrors: workErrors } };
+  /** What the form sent as answers, with the version they start from. */
+  const answerInput = (body: Record<string, unknown>) => ({
+    answers: body, version: /^\d{1,9}$/.test(text(body.version)) ? Number(text(body.version)) : undefined, fromForm: true,
+  });
+
+  /**
+   * An action that ends the user's turn on the task: done, it is said in a flash and the next task
+   * of the same stage opens (never the one just left).
+   */
+  type Done = { kind: 'success' | 'info'; message: string };
+  const finishing = (path: string, act: (request: RequestOf<typeof WorkSchema>, user: IUser, taskId: number) => Promise<Done>) =>
+    fastify.post(`/work/:taskId/${path}`, work, async (request, reply) => {
+      const { access } = request;
+      const user = request.requireUser();
+      const { taskId } = request.params;
+      const stageId = (await request.services.queue.view(access, user, taskId)).stage.id;
+      const done = await act(request, user, taskId);
+      reply.flash(done.kind, done.message);
       return openNext(request, reply, access, user, String(stageId), [taskId], true);
-    } catch (err) {
-      if (!(err instanceof HttpError) || (err.statusCode !== 409 && err.statusCode !== 422)) throw err;
-      // show the form again with what was typed: nothing is lost
-      const view = await queue.view(access, user, taskId);
-      const schema = access.project.outputSchema ?? [];
-      const details = (err.details ?? {}) as Record<string, unknown>;
-      const conflict = err.statusCode === 409 && 'currentVersion' in details
-        ? { version: Number(details.currentVersion), theirs: parseAnswers(schema, details.theirs ?? {}).answers }
-        : null;
-      view.fields = schema.map((field) => ({
-        field,
-        value: typedValue(field.type, body[answerKey(field.name)]),
-        error: err.statusCode === 422 ? (details[field.name] as string | undefined) : undefined,
-      }));
-      if (conflict) view.version = conflict.version;
-      return renderWork(request, reply, access, user, view, {
-        status: err.statusCode, error: err.message, conflict, reason: text(body.reason), comment: text(body.comment),
-        conflictAnswers: conflict ? answerViews(schema, conflict.theirs) : [],
-      });
+    });
+
+  fastify.post('/work/:taskId/answers', work, async (request, reply) => {
+    const { access } = request;
+    const user = request.requireUser();
+    const { taskId } = request.params;
+    await request.services.queue.view(access, user, taskId); // 404 for a task the user cannot see
+    const saved = await request.services.queue.save(access, user, taskId, answerInput(request.body));
+    reply.flash('success', `Saved (version ${saved.version}).`);
+    return reply.redirect(`/projects/${access.project.id}/work/${taskId}`, 303);
+  });
+
+  finishing('submission', async (request, user, taskId) => {
+    await request.services.queue.submitDraft(request.access, user, taskId, answerInput(request.body));
+    return { kind: 'success', message: `Draft of task ${taskId} submitted; finalize it from My queue.` };
+  });
+
+  finishing('finalization', async (request, user, taskId) => {
+    await request.services.queue.finalize(request.access, user, taskId, answerInput(request.body));
+    return { kind: 'success', message: `Task ${taskId} finalized.` };
+  });
+
+  finishing('skip', async (request, user, taskId) => {
+    await request.services.queue.skip(request.access, user, taskId);
+    return { kind: 'info', message: `Task ${taskId} skipped: it waits at the end of your queue.` };
+  });
+
+  finishing('issue', async (request, user, taskId) => {
+    await request.services.queue.raiseIssue(request.access, user, taskId, text(request.body.comment));
+    return { kind: 'info', message: `Issue raised on task ${taskId}: an admin or manager will answer it.` };
+  });
+
+  /** A review stage's decision: accept as is, correct (the edited answers, accepted) or reject with a reason. */
+  finishing('review', async (request, user, taskId) => {
+    const { body } = request;
+    const queue = request.services.queue;
+    switch (text(body.decision)) {
+      case 'accept':
+        await queue.review(request.access, user, taskId, 'accept', {});
+        return { kind: 'success', message: `Task ${taskId} accepted.` };
+      case 'correct':
+        await queue.review(request.access, user, taskId, 'correct', answerInput(body));
+        return { kind: 'success', message: `Task ${taskId} corrected and accepted.` };
+      case 'reject':
+        await queue.review(request.access, user, taskId, 'reject', { reason: text(body.reason) });
+        return { kind: 'success', message: `Task ${taskId} rejected and sent back to its labeler.` };
+      default:
+        throw unprocessable('Choose accept, correct or reject');
     }
   });
 
-  fastify.get('/projects/:projectId/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
-    const { access } = await ctx(request);
+  fastify.get('/issues', { schema: { params: ProjectParams } }, async (request, reply) => {
+    const { access } = request;
     const issues = await request.services.queue.issues(access);
     return reply.render('queue/issues', { title: `Issues · ${access.project.name}`, access, project: access.project, section: 'issues', issues });
   });
 
-  fastify.post('/projects/:projectId/issues/:taskId', { schema: { params: TaskParams, body: FormBody } }, async (request, reply) => {
-    const { user, access } = await ctx(request);
-    const { taskId } = request.params as { taskId: number };
-    try {
-      await request.services.queue.resolveIssue(access, user, taskId, text((request.body as Record<string, unknown>).response));
-      reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode >= 500 || err.statusCode === 404) throw err;
-      reply.flash('error', err.message);
-    }
-    return reply.redirect(`/projects/${access.project.id}/issues`, 303);
+  // an answer that cannot be given is said on the Issues page (a task that is gone is a 404)
+  const issueErrors = formErrors({ params: TaskParams }, { statuses: [403, 409, 422], back: (request) => `/projects/${request.params.projectId}/issues` });
+
+  fastify.post('/issues/:taskId', { schema: { params: TaskParams, body: FormBody }, config: { formErrors: issueErrors } }, async (request, reply) => {
+    const { taskId } = request.params;
+    await request.services.queue.resolveIssue(request.access, request.requireUser(), taskId, text(request.body.response));
+    reply.flash('success', `Issue on task ${taskId} answered; the task is back in its assignee's queue.`);
+    return reply.redirect(`/projects/${request.params.projectId}/issues`, 303);
   });
 
-  fastify.get('/projects/:projectId/reservations', { schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
+  fastify.get('/reservations', { config: { role: 'manager' }, schema: { params: ProjectParams, querystring: ReservationsQuery } }, async (request, reply) => {
+    const { access } = request;
     const holders = await request.services.queue.holders(access);
-    const expanded = (request.query as { user?: number }).user;
+    const expanded = request.query.user;
     const held = expanded ? await request.services.queue.heldBy(access, expanded) : [];
     return reply.render('queue/reservations', { title: `Reservations · ${access.project.name}`, access, project: access.project, section: 'reservations', holders, expanded, held });
   });
 
-  fastify.post('/projects/:projectId/reservations/release', { schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/reservations/release', { config: { role: 'manager' }, schema: { params: ProjectParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId, 'manager');
-    const body = request.body as Record<string, unknown>;
+    const { access, body } = request;
+    const { projectId } = request.params;
     // a target that cannot be read releases nothing: the release never widens to the whole project
     const userId = text(body.user) === '' ? null : parseId(text(body.user));
     const ids = parseIdList(body.ids);
@@ -210,7 +227,9 @@ export default async function queueRoutes(fastify: FastifyInstance) {
     reply.flash('success', outcomeSentence('Release', started.outcome.changed, started.outcome.skipped));
     return reply.redirect(back, 303);
   });
-}
+};
+
+export default queueRoutes;
 
 async function openNext(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, user: IUser, stageRef: string, exclude: number[], after = false) {
   const base = `/projects/${access.project.id}`;

@@ -58,6 +58,11 @@ export function heldByFilter(userId: number): TaskFilter {
   return filter;
 }
 
+/** The task-list view a selection form was sent from (its `filter` field), to go back to. */
+export function taskListUrl(projectId: number, body: Record<string, unknown>): string {
+  return `/projects/${projectId}/tasks${typeof body.filter === 'string' && body.filter ? `?${body.filter}` : ''}`;
+}
+
 /** A selection from the task list's bulk form: `scope=all` + `filter` (+ `excluded`), or ticked `ids`. */
 export function selectionFromForm(body: Record<string, unknown>): TaskSelection {
   if (body.scope !== 'all') return { ids: idList(body.ids) };

@@ -1,17 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { notFound } from '../../lib/errors.ts';
 import { StageBody, toStage } from '../projects/projects.api.ts';
-import { ProjectParams, ReviewPercent, StageRefParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, StageRefParams } from '../../lib/params.ts';
+import { ReviewPercent } from '../projects/projects.schemas.ts';
 import { ErrorResponse } from '../system/api.schemas.ts';
 import { findStage } from './stage-ref.ts';
 
+/** Every route here is for project admins: the project scope refuses everyone else. */
+const ADMIN = { role: 'admin' as const };
 const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
 
 /** Review stages in the JSON API (project admins), with the settings page's rules and its lock per project. */
 const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
-  const adminAccess = (request: FastifyRequest, projectId: number) => request.services.projects.access(request.requireUser(), projectId, 'admin');
   /** The stage a path names (its name or id), else 404. */
   const stageOf = (stages: { id: number; name: string }[], ref: string) => {
     const stage = findStage(stages, ref);
@@ -19,7 +20,8 @@ const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
     return stage;
   };
 
-  fastify.post('/projects/:projectId/stages', {
+  fastify.post('/stages', {
+    config: ADMIN,
     schema: {
       operationId: 'addStage', tags: ['projects'],
       summary: 'Add a review stage (Review_<n+1>) just before Ground Truth; at most 10',
@@ -33,12 +35,13 @@ const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       request.body ??= {};
     },
   }, async (request, reply) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     const stage = await request.services.projects.addReviewStage(access, request.body.reviewPercent ?? 100);
     return reply.code(201).send(toStage(stage));
   });
 
-  fastify.patch('/projects/:projectId/stages/:stage', {
+  fastify.patch('/stages/:stage', {
+    config: ADMIN,
     schema: {
       operationId: 'updateStage', tags: ['projects'],
       summary: 'Set a review stage’s review percentage (0 disables it)',
@@ -47,12 +50,13 @@ const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: StageBody, ...errors },
     },
   }, async (request) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     const stage = stageOf(access.stages, request.params.stage);
     return toStage(await request.services.projects.setReviewPercent(access, stage.id, request.body.reviewPercent));
   });
 
-  fastify.delete('/projects/:projectId/stages/:stage', {
+  fastify.delete('/stages/:stage', {
+    config: ADMIN,
     schema: {
       operationId: 'removeStage', tags: ['projects'],
       summary: 'Remove a review stage no task has been in',
@@ -61,7 +65,7 @@ const stagesApi: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 204: Type.Null({ description: 'Removed' }), ...errors, 409: ErrorResponse },
     },
   }, async (request, reply) => {
-    const access = await adminAccess(request, request.params.projectId);
+    const access = request.access;
     await request.services.projects.removeReviewStage(access, stageOf(access.stages, request.params.stage).id);
     return reply.code(204).send(null);
   });

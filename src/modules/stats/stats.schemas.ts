@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { TASK_STATES } from '../tasks/task.entity.ts';
+import { Nullable } from '../system/api.schemas.ts';
 
 /** The dashboard's time ranges in days (`?range=`); 30 when absent. */
 export const STAT_RANGES = [7, 30, 90] as const;
@@ -10,17 +11,17 @@ export const DEFAULT_RANGE: StatRange = 30;
 export const PEOPLE_SORTS = ['name', 'finalized7', 'finalized30', 'median', 'accepted', 'corrected', 'rejected', 'reviews', 'open'] as const;
 export type PeopleSort = (typeof PEOPLE_SORTS)[number];
 
-const Range = Type.Integer({ enum: [...STAT_RANGES], default: DEFAULT_RANGE, description: 'Days of history the figures cover: 7, 30 or 90' });
+// typed as the ranges it allows (an integer schema: the query string's digits are coerced)
+const Range = Type.Unsafe<StatRange>(Type.Integer({ enum: [...STAT_RANGES], default: DEFAULT_RANGE, description: 'Days of history the figures cover: 7, 30 or 90' }));
 
 export const StatsQuery = Type.Object({ range: Type.Optional(Range) });
 export const DashboardQuery = Type.Object({
   range: Type.Optional(Range),
-  sort: Type.Optional(Type.String({ enum: [...PEOPLE_SORTS], description: 'People table column' })),
-  dir: Type.Optional(Type.String({ enum: ['asc', 'desc'] })),
+  sort: Type.Optional(Type.Enum(PEOPLE_SORTS, { description: 'People table column' })),
+  dir: Type.Optional(Type.Enum(['asc', 'desc'])),
 });
 
 const Count = Type.Integer({ minimum: 0 });
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
 const StageStates = Type.Object(Object.fromEntries(TASK_STATES.map((s) => [s, Count])) as Record<(typeof TASK_STATES)[number], typeof Count>);
 

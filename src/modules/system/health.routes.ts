@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 
-export default async function healthRoutes(fastify: FastifyInstance) {
+const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const Health = Type.Object({ status: Type.String() });
 
   /** The process is up. */
@@ -17,4 +17,6 @@ export default async function healthRoutes(fastify: FastifyInstance) {
       return reply.code(503).send({ status: 'database unavailable' });
     }
   });
-}
+};
+
+export default healthRoutes;

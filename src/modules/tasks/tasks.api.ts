@@ -1,16 +1,15 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { PRIORITY_MAX, PRIORITY_MIN, parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import { Type } from 'typebox';
 import { notFound, unprocessable } from '../../lib/errors.ts';
 import type { BulkOutcome } from '../bulk/bulk.service.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
-import { ErrorResponse } from '../system/api.schemas.ts';
+import { ProjectParams, TaskParams } from '../../lib/params.ts';
+import { AssignmentKind, BulkResult, errorResponses, MAX_TASK_IDS, Nullable, OpenAssignmentStatus, Person, StageRef, TaskIds, TaskState, UserRef } from '../system/api.schemas.ts';
+import { ASSIGNMENT_STATUSES } from '../assignments/assignment.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
 
-const MAX_IDS = 5_000;
-
-const TaskParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), taskId: Type.Integer({ minimum: 1 }) });
 const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
 const ListQuery = Type.Object({
   state: Type.Optional(ListOf), stage: Type.Optional(ListOf), status: Type.Optional(ListOf),
@@ -27,30 +26,28 @@ const ListQuery = Type.Object({
   cursor: Type.Optional(Type.String({ description: '`nextCursor` of the previous page' })),
 }, { additionalProperties: true });
 
-const Person = Type.Object({ id: Type.Integer(), name: Type.String(), email: Type.String() });
 const TaskBody = Type.Object({
-  id: Type.Integer(), name: Type.String(), state: Type.String(),
-  stage: Type.Object({ id: Type.Integer(), name: Type.String() }),
-  priority: Type.Integer(), priorityScore: Type.Union([Type.String({ description: 'decimal, up to 9 places' }), Type.Null()]),
-  clientBatchId: Type.Union([Type.String(), Type.Null()]), held: Type.Boolean(), hasOpenIssue: Type.Boolean(),
-  assignee: Type.Union([Person, Type.Null()]),
-  assignmentStatus: Type.Union([Type.String(), Type.Null()]), assignmentKind: Type.Union([Type.String(), Type.Null()]),
-  uploadId: Type.Union([Type.Integer(), Type.Null()]),
-  createdAt: Type.String({ format: 'date-time' }), lastSubmittedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  data: Type.Unknown(), metadata: Type.Record(Type.String(), Type.String()),
-});
-const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({
-  assignments: Type.Array(Type.Object({
-    id: Type.Integer(), stage: Type.Object({ id: Type.Integer(), name: Type.String() }), user: Person, status: Type.String(), kind: Type.String(),
-    createdAt: Type.String({ format: 'date-time' }), finalizedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  })),
-})]);
-const BulkResult = Type.Object({
-  changed: Type.Integer(),
-  skipped: Type.Record(Type.String(), Type.Integer(), { description: 'Tasks left alone, counted by reason' }),
-});
-const TaskIds = Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: MAX_IDS, description: `1 to ${MAX_IDS} task ids` });
-const errors = { 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 422: ErrorResponse };
+  id: Type.Integer(), name: Type.String(), state: TaskState,
+  stage: StageRef,
+  priority: Type.Integer(), priorityScore: Nullable(Type.String({ description: 'decimal, up to 9 places' })),
+  clientBatchId: Nullable(Type.String()), held: Type.Boolean(), hasOpenIssue: Type.Boolean(),
+  assignee: Nullable(Person),
+  assignmentStatus: Nullable(OpenAssignmentStatus), assignmentKind: Nullable(AssignmentKind),
+  uploadId: Nullable(Type.Integer()),
+  createdAt: Type.String({ format: 'date-time' }), lastSubmittedAt: Nullable(Type.String({ format: 'date-time' })),
+  data: Type.Unknown({ description: 'The task\u2019s inputs, as uploaded' }), metadata: Type.Record(Type.String(), Type.String()),
+}, { title: 'Task' });
+const Assignment = Type.Object({
+  id: Type.Integer(), stage: StageRef, user: Person, status: Type.String({ enum: [...ASSIGNMENT_STATUSES] }), kind: AssignmentKind,
+  createdAt: Type.String({ format: 'date-time' }), finalizedAt: Nullable(Type.String({ format: 'date-time' })),
+}, { title: 'Assignment' });
+const TaskWithAssignments = Type.Intersect([TaskBody, Type.Object({ assignments: Type.Array(Assignment) })], { title: 'TaskDetail' });
+const TaskEvent = Type.Object({
+  id: Type.Integer(), at: Type.String({ format: 'date-time' }), actor: Nullable(UserRef),
+  kind: Type.String({ description: 'e.g. created, priority_changed, held, finalized' }), before: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  after: Nullable(Type.Record(Type.String(), Type.Unknown())), note: Nullable(Type.String()),
+}, { title: 'TaskEvent' });
+const errors = errorResponses(401, 403, 404, 422);
 
 const encodeCursor = (id: number) => Buffer.from(`after:${id}`).toString('base64url');
 function decodeCursor(cursor: string | undefined): number {
@@ -71,83 +68,75 @@ function scoreText(value: number | string | null): string | null {
 const result = (outcome: BulkOutcome) => ({ changed: outcome.changed, skipped: outcome.skipped });
 
 /** Tasks in the JSON API: list (filters of the task list, cursor pagination), get, and bulk edits. */
-export default async function tasksApi(fastify: FastifyInstance) {
-  const managed = async (request: FastifyRequest) => {
-    const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    return { user, access: await request.services.projects.access(user, projectId) };
-  };
-
+const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
   /** Runs a task-list bulk action on explicit ids (at most 5,000, so always at once). */
   async function bulkOnIds(request: FastifyRequest, action: string, taskIds: number[], params: Record<string, unknown> = {}) {
-    const { user, access } = await managed(request);
+    const user = request.requireUser();
+    const { access } = request;
     const started = await request.services.bulk.start(access, user, action, params, { ids: taskIds });
     if (started.kind !== 'done') throw new Error('an id selection never runs as a job');
     return result(started.outcome);
   }
 
-  fastify.get('/projects/:projectId/tasks', {
+  fastify.get('/tasks', {
     schema: {
-      tags: ['tasks'], summary: 'List tasks (the filters of the task list), in id order, with a cursor',
+      tags: ['tasks'], operationId: 'listTasks', summary: 'List tasks (the filters of the task list), in id order, with a cursor',
       description: 'Members see only tasks assigned or reserved to them. Pass `nextCursor` as `cursor` for the next page.',
       params: ProjectParams, querystring: ListQuery,
-      response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+      response: { 200: Type.Object({ items: Type.Array(TaskBody), nextCursor: Nullable(Type.String()) }, { title: 'TaskPage' }), ...errors },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const query = request.query as Record<string, string | string[]> & { limit: number; cursor?: string };
+    const user = request.requireUser();
+    const { access } = request;
+    // the other keys are the task list's filter (whitelisted by parseTaskFilter)
+    const { limit = 100, cursor, ...query } = request.query;
     const { filter, errors: invalid } = parseTaskFilter(stageNamesToIds(query, access.stages));
     if (Object.keys(invalid).length) throw unprocessable('Invalid filter', invalid);
-    const afterId = decodeCursor(query.cursor);
+    const afterId = decodeCursor(cursor);
     const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
-    const page = await request.services.taskApi.list(scope, filter, afterId, query.limit);
+    const page = await request.services.taskApi.list(scope, filter, afterId, limit);
     const last = page.tasks.at(-1);
     return { items: page.tasks, nextCursor: page.more && last ? encodeCursor(last.id) : null };
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId', {
-    schema: { tags: ['tasks'], summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
+  fastify.get('/tasks/:taskId', {
+    schema: { tags: ['tasks'], operationId: 'getTask', summary: 'One task with its assignments', params: TaskParams, response: { 200: TaskWithAssignments, ...errors } },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const { taskId } = request.params as { taskId: number };
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
     const scope = { projectId: access.project.id, viewerId: user.id, onlyAssignedToViewer: !access.canManageTasks };
     const task = await request.services.taskApi.get(scope, taskId);
     if (!task) throw notFound('No such task');
     return task;
   });
 
-  fastify.get('/projects/:projectId/tasks/:taskId/events', {
+  fastify.get('/tasks/:taskId/events', {
     schema: {
-      tags: ['tasks'], summary: 'The task\u2019s history, oldest first, with a cursor',
+      tags: ['tasks'], operationId: 'listTaskEvents', summary: 'The task\u2019s history, oldest first, with a cursor',
       description: 'The events the task view shows: every change with its actor (null for the system), before and after. The first entry (id 0) is the task\u2019s creation.',
       params: TaskParams,
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })), cursor: Type.Optional(Type.String({ maxLength: 100 })) }),
       response: {
-        200: Type.Object({
-          items: Type.Array(Type.Object({
-            id: Type.Integer(), at: Type.String({ format: 'date-time' }), actor: Type.Union([Type.Object({ id: Type.Integer(), name: Type.String() }), Type.Null()]),
-            kind: Type.String(), before: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-            after: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]), note: Type.Union([Type.String(), Type.Null()]),
-          })),
-          nextCursor: Type.Union([Type.String(), Type.Null()]),
-        }),
+        200: Type.Object({ items: Type.Array(TaskEvent), nextCursor: Nullable(Type.String()) }, { title: 'TaskEventPage' }),
         ...errors,
       },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const { taskId } = request.params as { taskId: number };
-    const query = request.query as { limit: number; cursor?: string };
-    const page = await request.services.taskDetail.history(access, user, taskId, { afterId: query.cursor === undefined ? -1 : decodeCursor(query.cursor), limit: query.limit });
+    const user = request.requireUser();
+    const { access } = request;
+    const { taskId } = request.params;
+    const { limit = 100, cursor } = request.query;
+    const page = await request.services.taskDetail.history(access, user, taskId, { afterId: cursor === undefined ? -1 : decodeCursor(cursor), limit });
     return {
       items: page.items.map((e) => ({ ...e, at: e.at.toISOString() })),
       nextCursor: page.nextAfterId === null ? null : encodeCursor(page.nextAfterId),
     };
   });
 
-  fastify.post('/projects/:projectId/tasks/assign', {
+  fastify.post('/tasks/assign', {
     schema: {
-      tags: ['tasks'], summary: 'Assign tasks to a member by email, or unassign them (no email)',
+      tags: ['tasks'], operationId: 'assignTasks', summary: 'Assign tasks to a member by email, or unassign them (no email)',
       description: 'With `reserve: true` the tasks are reserved for the member instead. Existing assignments are superseded; tasks with saved work by someone else are skipped.',
       params: ProjectParams,
       body: Type.Object({
@@ -158,18 +147,18 @@ export default async function tasksApi(fastify: FastifyInstance) {
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const body = request.body as { taskIds: number[]; email?: string | null; reserve?: boolean };
+    const { body } = request;
     if (!body.email) return bulkOnIds(request, 'unassign', body.taskIds);
-    const { access } = await managed(request);
+    const { access } = request;
     const email = normalizeEmail(body.email);
     const member = (await request.services.members.list(access)).find((m) => m.user.email === email);
     if (!member) throw unprocessable('Not a member of this project', { email: body.email });
     return bulkOnIds(request, body.reserve ? 'reserve' : 'assign', body.taskIds, { member: String(member.user.id) });
   });
 
-  fastify.post('/projects/:projectId/tasks/priority', {
+  fastify.post('/tasks/priority', {
     schema: {
-      tags: ['tasks'], summary: 'Set priority and/or priority score per task',
+      tags: ['tasks'], operationId: 'setTaskPriorities', summary: 'Set priority and/or priority score per task',
       description: 'Priority: whole number, lower is served first. Score: 0–1 (up to 9 decimals), higher first; null clears it.',
       params: ProjectParams,
       body: Type.Array(Type.Object({
@@ -177,12 +166,13 @@ export default async function tasksApi(fastify: FastifyInstance) {
         priority: Type.Optional(Type.Integer({ minimum: PRIORITY_MIN, maximum: PRIORITY_MAX })),
         // JSON bodies are not coerced (strict-numbers.ts): 0 stays 0 and null clears; the one score parser reads the value
         priorityScore: Type.Optional(Type.Union([Type.Null(), Type.Number(), Type.String()], { description: `${SCORE_RULE}, as a number or a string; null clears it` })),
-      }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_IDS }),
+      }, { additionalProperties: false }), { minItems: 1, maxItems: MAX_TASK_IDS }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { user, access } = await managed(request);
-    const items = (request.body as { taskId: number; priority?: number; priorityScore?: number | string | null }[]).map((item, index) => {
+    const user = request.requireUser();
+    const { access } = request;
+    const items = request.body.map((item, index) => {
       if (item.priority === undefined && item.priorityScore === undefined) {
         throw unprocessable('Each item needs priority or priorityScore', { index });
       }
@@ -191,43 +181,45 @@ export default async function tasksApi(fastify: FastifyInstance) {
     return result(await request.services.bulk.setPriorities(access, user, items));
   });
 
-  fastify.post('/projects/:projectId/tasks/stage', {
+  fastify.post('/tasks/stage', {
     schema: {
-      tags: ['tasks'], summary: 'Send tasks to a stage (manager override)',
-      description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed.',
+      tags: ['tasks'], operationId: 'sendTasksToStage', summary: 'Send tasks to a stage (manager override)',
+      description: 'Open assignments are superseded; the stage\'s pre-assignment applies; Ground Truth marks them completed. 409 when an admin removed the review stage meanwhile (nothing is changed).',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, stage: Type.Union([Type.Integer({ minimum: 1 }), Type.String({ minLength: 1 })], { description: 'The stage: its id, or its name (e.g. Review_1)' }) }, { additionalProperties: false }),
-      response: { 200: BulkResult, ...errors },
+      response: { 200: BulkResult, ...errors, ...errorResponses(409) },
     },
   }, async (request) => {
-    const { taskIds, stage } = request.body as { taskIds: number[]; stage: number | string };
-    const { access } = await managed(request);
+    const { taskIds, stage } = request.body;
+    const { access } = request;
     const found = access.stages.find((s) => s.name === String(stage)) ?? access.stages.find((s) => String(s.id) === String(stage));
     if (!found) throw unprocessable('Unknown stage', { stage });
     return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
   });
 
-  fastify.post('/projects/:projectId/tasks/hold', {
+  fastify.post('/tasks/hold', {
     schema: {
-      tags: ['tasks'], summary: 'Hold tasks (out of the allocation pool) or unhold them',
+      tags: ['tasks'], operationId: 'holdTasks', summary: 'Hold tasks (out of the allocation pool) or unhold them',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, held: Type.Boolean() }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { taskIds, held } = request.body as { taskIds: number[]; held: boolean };
+    const { taskIds, held } = request.body;
     return bulkOnIds(request, held ? 'hold' : 'unhold', taskIds);
   });
 
-  fastify.post('/projects/:projectId/tasks/client-batch', {
+  fastify.post('/tasks/client-batch', {
     schema: {
-      tags: ['tasks'], summary: 'Set (or clear, with null) the client batch ID of tasks',
+      tags: ['tasks'], operationId: 'setTaskClientBatch', summary: 'Set (or clear, with null) the client batch ID of tasks',
       params: ProjectParams,
       body: Type.Object({ taskIds: TaskIds, clientBatchId: Type.Union([Type.Null(), Type.String({ maxLength: 200 })]) }, { additionalProperties: false }),
       response: { 200: BulkResult, ...errors },
     },
   }, async (request) => {
-    const { taskIds, clientBatchId } = request.body as { taskIds: number[]; clientBatchId: string | null };
+    const { taskIds, clientBatchId } = request.body;
     return bulkOnIds(request, 'batch', taskIds, { batch: clientBatchId ?? '' });
   });
-}
+};
+
+export default tasksApi;

@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams } from '../../lib/params.ts';
 import { canonicalQuery, parseTaskFilter, PAGE_SIZES, ASSIGNMENT_FILTER_STATUSES, type TaskFilter } from '../selection/task-filter.ts';
 import { TASK_STATES } from './task.entity.ts';
 import { BULK_ACTIONS } from '../bulk/bulk-actions.ts';
@@ -8,15 +8,15 @@ import { filterChips } from './filter-chips.ts';
 
 const TABLE_TARGET = 'task-results';
 
-export default async function tasksRoutes(fastify: FastifyInstance) {
+const tasksRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   /** All tasks: one canonical, bookmarkable URL per view; a fragment for htmx, the page otherwise. */
-  fastify.get('/projects/:projectId/tasks', {
+  fastify.get('/tasks', {
     schema: { params: ProjectParams, querystring: Type.Record(Type.String(), Type.Union([Type.String(), Type.Array(Type.String())])) },
   }, async (request, reply) => {
     const user = request.requireUser();
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(user, projectId);
-    const { filter, errors } = parseTaskFilter(request.query as Record<string, string | string[]>);
+    const { access } = request;
+    const { projectId } = request.params;
+    const { filter, errors } = parseTaskFilter(request.query);
     const valid = Object.keys(errors).length === 0;
     const base = `/projects/${projectId}/tasks`;
     // a form submitted without JavaScript sends every field, empty ones too: go to the view's one canonical URL
@@ -57,7 +57,9 @@ export default async function tasksRoutes(fastify: FastifyInstance) {
       ...data, stages: access.stages, members, states: TASK_STATES, statuses: ASSIGNMENT_FILTER_STATUSES, bulkActions: BULK_ACTIONS,
     }, status);
   });
-}
+};
+
+export default tasksRoutes;
 
 /** Whether two query strings say the same thing (the order of their parameters aside). */
 function sameQuery(a: string, b: string): boolean {

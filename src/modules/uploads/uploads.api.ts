@@ -1,91 +1,102 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ErrorResponse } from '../system/api.schemas.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
-import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody, UploadErrorBody, UploadParams } from './uploads.schemas.ts';
+import { errorResponses, Nullable } from '../system/api.schemas.ts';
+import { ProjectParams, UploadParams } from '../../lib/params.ts';
+import { HISTORY_PAGE_SIZE, HistoryQuery, toErrorBody, toUploadBody, UploadBody, UploadErrorBody, UploadRequest } from './uploads.schemas.ts';
 import { receiveUpload, sendFailedRows } from './uploads.routes.ts';
 
 /** Uploads over the JSON API: create (multipart), status, errors, failed rows, cancel, delete. */
-/** The upload named by the route, through the caller's manager access (404 otherwise). */
-async function managedUpload(request: FastifyRequest) {
-  const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-  const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-  return { access, upload: await request.services.uploads.get(access, uploadId) };
-}
+const uploadsApi: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async (fastify, opts) => {
+  // a member gets 403 (manager work); a project or upload they cannot see, 404
+  const errors = errorResponses(401, 403, 404, 422);
+  const config = { role: 'manager' } as const;
 
-export default async function uploadsApi(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
-  const errors = { 401: ErrorResponse, 404: ErrorResponse };
-
-  fastify.post('/projects/:projectId/uploads', {
+  fastify.post('/uploads', {
+    config,
     schema: {
-      tags: ['uploads'],
+      tags: ['uploads'], operationId: 'createUpload',
       summary: 'Upload a CSV, JSON, JSONL or RedBrick items file of tasks',
       description: 'multipart/form-data with a `file` and optional `defaultPriority`, `defaultPriorityScore`, `clientBatchId`. '
-        + 'The file is stored, then processed by a background job: poll the returned upload until its status is final.',
+        + 'The file is stored, then processed by a background job: poll the returned upload (its URL is the `Location` header) until its status is final.',
       consumes: ['multipart/form-data'],
+      multipartBody: UploadRequest,
       params: ProjectParams,
-      response: { 202: UploadBody, 409: ErrorResponse, 413: ErrorResponse, 422: ErrorResponse, ...errors },
+      response: {
+        202: UploadBody,
+        // 413: the file is larger than UPLOAD_MAX_BYTES; 400: unreadable multipart (both also in swagger.ts's body errors)
+        ...errors, ...errorResponses(409),
+      },
     },
   }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    const upload = await receiveUpload(request, access, opts.maxFileBytes);
+    const { projectId } = request.params;
+    const upload = await receiveUpload(request, request.access, opts.maxFileBytes);
     return reply.code(202).header('Location', `/api/v1/projects/${projectId}/uploads/${upload.id}`).send(toUploadBody(upload));
   });
 
-  fastify.get('/projects/:projectId/uploads', {
+  fastify.get('/uploads', {
+    config,
     schema: {
-      tags: ['uploads'], summary: 'Upload history, newest first', params: ProjectParams, querystring: HistoryQuery,
-      response: { 200: Type.Object({ items: Type.Array(UploadBody), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() }), ...errors },
+      tags: ['uploads'], operationId: 'listUploads', summary: 'Upload history, newest first', params: ProjectParams, querystring: HistoryQuery,
+      response: { 200: Type.Object({ items: Type.Array(UploadBody), total: Type.Integer(), page: Type.Integer(), pageSize: Type.Integer() }, { title: 'UploadPage' }), ...errors },
     },
   }, async (request) => {
-    const { projectId } = request.params as { projectId: number };
-    const { page = 1 } = request.query as { page?: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
+    const { page = 1 } = request.query;
+    const history = await request.services.uploads.history(request.access, page, HISTORY_PAGE_SIZE);
     return { items: history.rows.map(toUploadBody), total: history.total, page, pageSize: HISTORY_PAGE_SIZE };
   });
 
-  fastify.get('/projects/:projectId/uploads/:uploadId', {
-    schema: { tags: ['uploads'], summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
+  fastify.get('/uploads/:uploadId', {
+    config,
+    schema: { tags: ['uploads'], operationId: 'getUpload', summary: 'One upload: status, counters, progress', params: UploadParams, response: { 200: UploadBody, ...errors } },
   }, async (request) => {
-    return toUploadBody((await managedUpload(request)).upload);
+    return toUploadBody(await request.services.uploads.get(request.access, request.params.uploadId));
   });
 
-  fastify.get('/projects/:projectId/uploads/:uploadId/errors', {
+  fastify.get('/uploads/:uploadId/errors', {
+    config,
     schema: {
-      tags: ['uploads'], summary: 'The kept error rows of an upload (at most 1,000)', params: UploadParams,
+      tags: ['uploads'], operationId: 'listUploadErrors', summary: 'The kept error rows of an upload (at most 1,000)', params: UploadParams,
       response: { 200: Type.Object({ items: Type.Array(UploadErrorBody) }), ...errors },
     },
   }, async (request) => {
-    const { upload } = await managedUpload(request);
+    const upload = await request.services.uploads.get(request.access, request.params.uploadId);
     return { items: (await request.services.uploads.errors(upload)).map(toErrorBody) };
   });
 
-  fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', {
-    schema: { tags: ['uploads'], summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams },
-  }, async (request, reply) => {
-    return sendFailedRows(request, reply, (await managedUpload(request)).upload);
-  });
-
-  fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', {
-    schema: { tags: ['uploads'], summary: 'Cancel a queued or running upload (tasks already created stay)', params: UploadParams, response: { 200: UploadBody, 409: ErrorResponse, ...errors } },
-  }, async (request) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return toUploadBody(await request.services.uploads.cancel(access, uploadId));
-  });
-
-  fastify.delete('/projects/:projectId/uploads/:uploadId', {
+  fastify.get('/uploads/:uploadId/failed-rows', {
+    config,
     schema: {
-      tags: ['uploads'], summary: 'Delete an upload (project admins): archives its tasks without submitted or saved work', params: UploadParams,
-      response: { 200: Type.Object({ upload: UploadBody, archived: Type.Integer(), kept: Type.Integer(), archiveId: Type.Union([Type.Integer(), Type.Null()]) }), 409: ErrorResponse, ...errors },
+      tags: ['uploads'], operationId: 'downloadUploadFailedRows', summary: 'Every rejected row, re-uploadable, with an error column (CSV) or key (JSON Lines)', params: UploadParams,
+      produces: ['text/csv', 'application/x-ndjson'],
+      response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'CSV for a CSV upload, else JSON Lines' }), ...errors },
+    },
+  }, async (request, reply) => {
+    return sendFailedRows(request, reply, await request.services.uploads.get(request.access, request.params.uploadId));
+  });
+
+  fastify.post('/uploads/:uploadId/cancellation', {
+    config,
+    schema: {
+      tags: ['uploads'], operationId: 'cancelUpload', summary: 'Cancel a queued or running upload (tasks already created stay)', params: UploadParams,
+      response: { 200: UploadBody, ...errors, ...errorResponses(409) },
     },
   }, async (request) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const user = request.requireUser();
-    const access = await request.services.projects.access(user, projectId, 'admin');
-    const result = await request.services.uploads.delete(access, user, uploadId);
+    return toUploadBody(await request.services.uploads.cancel(request.access, request.params.uploadId));
+  });
+
+  fastify.delete('/uploads/:uploadId', {
+    config: { role: 'admin' },
+    schema: {
+      tags: ['uploads'], operationId: 'deleteUpload', summary: 'Delete an upload (project admins): archives its tasks without submitted or saved work', params: UploadParams,
+      response: {
+        200: Type.Object({ upload: UploadBody, archived: Type.Integer(), kept: Type.Integer(), archiveId: Nullable(Type.Integer()) }, { title: 'UploadDeletion' }),
+        ...errors, ...errorResponses(409),
+      },
+    },
+  }, async (request) => {
+    const result = await request.services.uploads.delete(request.access, request.requireUser(), request.params.uploadId);
     return { ...result, upload: toUploadBody(result.upload) };
   });
-}
+};
+
+export default uploadsApi;

@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, unprocessable } from '../../lib/errors.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { unprocessable } from '../../lib/errors.ts';
 import type { FieldErrors } from '../../lib/form.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
-import { ProjectParams } from '../projects/projects.schemas.ts';
+import { ProjectParams, UploadParams } from '../../lib/params.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { FormBody } from '../../lib/form.ts';
-import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParams, UploadParts } from './uploads.schemas.ts';
+import { asMultipartError, HISTORY_PAGE_SIZE, HistoryQuery, parseUploadOptions, progressOf, UploadParts } from './uploads.schemas.ts';
 import { bytes } from '../../lib/format.ts';
 import { RUNNING_STATUSES } from './uploads.service.ts';
 import type { UploadRow } from './uploads.repository.ts';
@@ -54,14 +56,16 @@ export function sendFailedRows(request: FastifyRequest, reply: FastifyReply, upl
     .send(Readable.from(request.services.uploads.failedRows(upload)));
 }
 
-export default async function uploadsRoutes(fastify: FastifyInstance, opts: { maxFileBytes: number }) {
+const uploadsRoutes: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async (fastify, opts) => {
+  const config = { role: 'manager' } as const;
+
   const rowData = (access: ProjectAccess, upload: UploadRow, errors: unknown[], interrupted: Set<number>) => ({
     access, project: access.project, upload, errors, progress: progressOf(upload),
     running: (RUNNING_STATUSES as readonly string[]).includes(upload.status), interrupted: interrupted.has(upload.id), rowErrors: ROW_ERRORS,
   });
 
-  async function renderPage(request: FastifyRequest, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
-    const page = (request.query as { page?: number }).page ?? 1;
+  async function renderPage(request: FastifyRequest<{ Querystring: { page?: number } }>, reply: FastifyReply, access: ProjectAccess, form: { errors?: FieldErrors; message?: string; values?: Record<string, string> } = {}, status = 200) {
+    const page = request.query.page ?? 1;
     const history = await request.services.uploads.history(access, page, HISTORY_PAGE_SIZE);
     const finishedWithErrors = history.rows.filter((u) => u.errorCount > 0 && !(RUNNING_STATUSES as readonly string[]).includes(u.status));
     const errorsById = await request.services.uploads.errorsOf(finishedWithErrors, ROW_ERRORS);
@@ -73,16 +77,24 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     }, status);
   }
 
-  fastify.get('/projects/:projectId/uploads', { schema: { params: ProjectParams, querystring: HistoryQuery } }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return renderPage(request, reply, access);
+  fastify.get('/uploads', { config, schema: { params: ProjectParams, querystring: HistoryQuery } }, async (request, reply) => {
+    return renderPage(request, reply, request.access);
   });
 
-  fastify.post('/projects/:projectId/uploads', {
-    schema: { params: ProjectParams, querystring: HistoryQuery },
+  const UploadSchema = { params: ProjectParams, querystring: HistoryQuery };
+  // a file or options that cannot be taken: the form again, with the options as they were sent
+  const uploadErrors = formErrors(UploadSchema, {
+    statuses: [413, 422],
+    render: (request, reply, err) => renderPage(request, reply, request.access, {
+      errors: (err.details as FieldErrors | undefined) ?? { file: err.message }, message: err.message, values: request.uploadParts?.fields ?? {},
+    }, err.statusCode),
+  });
+  const backToUploads = formErrors({ params: UploadParams }, { statuses: [409], back: (request) => `/projects/${request.params.projectId}/uploads` });
+
+  fastify.post('/uploads', {
+    schema: UploadSchema,
     // a form without JavaScript sends its CSRF token as the first multipart field
-    config: { csrfFromPart: true },
+    config: { ...config, csrfFromPart: true, formErrors: uploadErrors },
     preValidation: (request, reply, done) => {
       if (!request.isMultipart() || request.headers['x-csrf-token']) return done();
       const parts = new UploadParts(request);
@@ -93,27 +105,15 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
       }, done);
     },
   }, async (request, reply) => {
-    const { projectId } = request.params as { projectId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    try {
-      const upload = await receiveUpload(request, access, opts.maxFileBytes);
-      reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
-      return reply.redirect(`/projects/${projectId}/uploads`, 303);
-    } catch (err) {
-      if (err instanceof HttpError && (err.statusCode === 422 || err.statusCode === 413)) {
-        const errors = (err.details as FieldErrors | undefined) ?? { file: err.message };
-        const fields = request.uploadParts?.fields ?? {};
-        return renderPage(request, reply, access, { errors, message: err.message, values: fields }, err.statusCode);
-      }
-      throw err;
-    }
+    const upload = await receiveUpload(request, request.access, opts.maxFileBytes);
+    reply.flash('success', `Upload ${upload.id} (${upload.fileName}, ${bytes(upload.sizeBytes)}) received: its rows are being processed.`);
+    return reply.redirect(`/projects/${request.params.projectId}/uploads`, 303);
   });
 
   /** The upload's own page; its history row (a self-polling fragment) for htmx. */
-  fastify.get('/projects/:projectId/uploads/:uploadId', { schema: { params: UploadParams } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    const upload = await request.services.uploads.get(access, uploadId);
+  fastify.get('/uploads/:uploadId', { config, schema: { params: UploadParams } }, async (request, reply) => {
+    const { access } = request;
+    const upload = await request.services.uploads.get(access, request.params.uploadId);
     const interrupted = await request.services.uploads.interrupted([upload]);
     if (request.wantsFragment(`upload-${upload.id}`)) {
       const errors = upload.errorCount > 0 ? await request.services.uploads.errors(upload, ROW_ERRORS) : [];
@@ -125,36 +125,23 @@ export default async function uploadsRoutes(fastify: FastifyInstance, opts: { ma
     });
   });
 
-  fastify.get('/projects/:projectId/uploads/:uploadId/failed-rows', { schema: { params: UploadParams } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    return sendFailedRows(request, reply, await request.services.uploads.get(access, uploadId));
+  fastify.get('/uploads/:uploadId/failed-rows', { config, schema: { params: UploadParams } }, async (request, reply) => {
+    return sendFailedRows(request, reply, await request.services.uploads.get(request.access, request.params.uploadId));
   });
 
-  fastify.post('/projects/:projectId/uploads/:uploadId/cancellation', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const access = await request.services.projects.access(request.requireUser(), projectId, 'manager');
-    try {
-      const upload = await request.services.uploads.cancel(access, uploadId);
-      reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
-      reply.flash('error', err.message);
-    }
+  fastify.post('/uploads/:uploadId/cancellation', { config: { ...config, formErrors: backToUploads }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params;
+    const upload = await request.services.uploads.cancel(request.access, uploadId);
+    reply.flash('success', upload.status === 'cancelled' ? `Upload ${upload.id} cancelled.` : `Upload ${upload.id} stops after its current batch.`);
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
 
-  fastify.post('/projects/:projectId/uploads/:uploadId/deletion', { schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
-    const { projectId, uploadId } = request.params as { projectId: number; uploadId: number };
-    const user = request.requireUser();
-    const access = await request.services.projects.access(user, projectId, 'admin');
-    try {
-      const result = await request.services.uploads.delete(access, user, uploadId);
-      reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 409) throw err;
-      reply.flash('error', err.message);
-    }
+  fastify.post('/uploads/:uploadId/deletion', { config: { role: 'admin', formErrors: backToUploads }, schema: { params: UploadParams, body: FormBody } }, async (request, reply) => {
+    const { projectId, uploadId } = request.params;
+    const result = await request.services.uploads.delete(request.access, request.requireUser(), uploadId);
+    reply.flash('success', `Upload ${result.upload.id} deleted: ${result.upload.deleteReport}`);
     return reply.redirect(`/projects/${projectId}/uploads`, 303);
   });
-}
+};
+
+export default uploadsRoutes;

@@ -7,7 +7,6 @@ import { parsePriorityScore, SCORE_RULE } from '../../lib/priority.ts';
 import type { UploadDefaults } from './uploads.service.ts';
 import type { UploadErrorRow, UploadRow } from './uploads.repository.ts';
 
-export const UploadParams = Type.Object({ projectId: Type.Integer({ minimum: 1 }), uploadId: Type.Integer({ minimum: 1 }) });
 export const HistoryQuery = Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })) });
 export const HISTORY_PAGE_SIZE = 20;
 
@@ -36,6 +35,14 @@ export function parseUploadOptions(fields: Record<string, string>): { ok: true; 
     value: { defaultPriority: form.value.defaultPriority ?? null, defaultPriorityScore: score, clientBatchId: form.value.clientBatchId || null },
   };
 }
+
+/** The multipart/form-data body of `POST …/uploads`, as the OpenAPI document shows it (UploadParts reads it). */
+export const UploadRequest = Type.Object({
+  file: Type.Unsafe<Blob>({ type: 'string', format: 'binary', description: 'The file: CSV, JSON (an array), JSON Lines or RedBrick items JSON' }),
+  defaultPriority: Type.Optional(Type.Integer({ minimum: -2147483648, maximum: 2147483647, description: 'Priority of rows that give none (lower is served first)' })),
+  defaultPriorityScore: Type.Optional(Type.String({ maxLength: 20, description: `Priority score of rows that give none: ${SCORE_RULE} (higher is served first)` })),
+  clientBatchId: Type.Optional(Type.String({ maxLength: 200, description: 'Client batch ID of rows that give none' })),
+}, { title: 'UploadRequest' });
 
 type Part = MultipartFile | MultipartValue;
 
@@ -115,7 +122,7 @@ export const UploadBody = Type.Object({
   id: Type.Integer(),
   projectId: Type.Integer(),
   fileName: Type.String(),
-  format: Type.Union([Type.String({ enum: ['csv', 'json', 'jsonl', 'items'] }), Type.Null()]),
+  format: Type.Union([Type.String({ enum: ['csv', 'json', 'jsonl', 'items'] }), Type.Null()], { description: 'Known once processing has read the file; null while queued' }),
   sizeBytes: Type.Integer(),
   status: Type.String({ enum: ['receiving', 'queued', 'processing', 'completed', 'completed_with_errors', 'failed', 'cancelled'] }),
   defaultPriority: Type.Union([Type.Integer(), Type.Null()]),
@@ -131,14 +138,14 @@ export const UploadBody = Type.Object({
   finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   deletedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   deleteReport: Type.Union([Type.String(), Type.Null()]),
-});
+}, { title: 'Upload' });
 
 export const UploadErrorBody = Type.Object({
   row: Type.Integer({ description: '0 = the file as a whole (e.g. an unknown column)' }),
   field: Type.Union([Type.String(), Type.Null()]),
   message: Type.String(),
   raw: Type.Union([Type.String(), Type.Null()]),
-});
+}, { title: 'UploadError' });
 
 export function progressOf(u: UploadRow): number {
   if (['completed', 'completed_with_errors', 'failed', 'cancelled'].includes(u.status)) return 1;

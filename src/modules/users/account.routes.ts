@@ -1,6 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { HttpError, notFound } from '../../lib/errors.ts';
+import { notFound, unprocessable } from '../../lib/errors.ts';
+import type { FormErrors } from '../../plugins/app/form-errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import { OwnPasswordForm } from './users.schemas.ts';
 
@@ -14,7 +16,7 @@ async function renderAccount(request: FastifyRequest, reply: FastifyReply, data:
 
 
 /** /account: the signed-in user's own profile and password. */
-export default async function accountRoutes(fastify: FastifyInstance, opts: { passwordRateLimit: number }) {
+const accountRoutes: FastifyPluginAsyncTypebox<{ passwordRateLimit: number }> = async (fastify, opts) => {
   fastify.get('/account', async (request, reply) => {
     return renderAccount(request, reply);
   });
@@ -22,7 +24,7 @@ export default async function accountRoutes(fastify: FastifyInstance, opts: { pa
   // ── the signed-in browsers: list them, end one, end all others ──────────────────────────
   fastify.post('/account/sessions/:sessionId/deletion', { schema: { params: SessionParams, body: FormBody } }, async (request, reply) => {
     const user = request.requireUser();
-    const { sessionId } = request.params as { sessionId: number };
+    const { sessionId } = request.params;
     if (sessionId === request.sessionId) {
       await request.signOut();
       return reply.redirect('/login', 303);
@@ -41,23 +43,26 @@ export default async function accountRoutes(fastify: FastifyInstance, opts: { pa
   });
 
   // the current-password check is a password guess like a sign-in: limited the same way
+  const passwordErrors: FormErrors = {
+    render: (request, reply, err) => {
+      const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : {};
+      return renderAccount(request, reply, { errors: details, pageError: Object.keys(details).length ? undefined : err.message }, 422);
+    },
+  };
+
   fastify.post('/account/password', {
     schema: { body: FormBody },
-    config: { rateLimit: { max: opts.passwordRateLimit, timeWindow: '1 minute' } },
+    config: { rateLimit: { max: opts.passwordRateLimit, timeWindow: '1 minute' }, formErrors: passwordErrors },
   }, async (request, reply) => {
     const user = request.requireUser();
     const form = parseForm(OwnPasswordForm, request.body);
-    if (!form.ok) return renderAccount(request, reply, { errors: form.errors }, 422);
-    try {
-      await request.services.users.changeOwnPassword(user, form.value.currentPassword, form.value.password);
-    } catch (err) {
-      if (!(err instanceof HttpError) || err.statusCode !== 422) throw err;
-      const details = err.details && typeof err.details === 'object' ? (err.details as FieldErrors) : {};
-      return renderAccount(request, reply, { errors: details, pageError: Object.keys(details).length ? undefined : err.message }, 422);
-    }
+    if (!form.ok) throw unprocessable('The password is not changed', form.errors);
+    await request.services.users.changeOwnPassword(user, form.value.currentPassword, form.value.password);
     // the password change ended every session; this browser's is kept
     await request.services.sessions.repo.keepOnly(user.id, request.sessionId!, user.sessionVersion);
     reply.flash('success', 'Your password is changed. You were signed out everywhere else.');
     return reply.redirect('/account', 303);
   });
-}
+};
+
+export default accountRoutes;

@@ -19,7 +19,7 @@ const UserAccount = Type.Object({
   hasPassword: Type.Boolean({ description: 'False until an invited user sets a password' }),
   inviteExpiresAt: Nullable(Type.String({ format: 'date-time', description: 'When the open invite link expires' })),
   createdAt: Type.String({ format: 'date-time' }),
-}, { $id: 'UserAccount' });
+}, { title: 'UserAccount' });
 const Invite = Type.Object({
   url: Nullable(Type.String({ description: 'The link to send (null when PUBLIC_URL is not set: use `path` on your address)' })),
   path: Type.String(),

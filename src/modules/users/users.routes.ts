@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
-import { isFormError } from '../../lib/errors.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { unprocessable, type HttpError } from '../../lib/errors.ts';
+import { formErrors } from '../../plugins/app/form-errors.ts';
 import { parseForm, type FieldErrors, FormBody } from '../../lib/form.ts';
 import type { IUser } from './user.entity.ts';
 import { PasswordResetForm, UserCreateForm, UserUpdateForm } from './users.schemas.ts';
 
-const UserParams = Type.Object({ userId: Type.Integer({ minimum: 1 }) });
+import { UserParams } from '../../lib/params.ts';
 
 /** What an admin sees right after an invite link was issued: shown on this one page, never again. */
 interface InviteNotice {
@@ -25,9 +26,8 @@ export function inviteNotice(publicUrl: string | undefined, user: IUser, token: 
   return { url: publicUrl ? new URL(path, publicUrl).href : null, path, expiresAt: user.inviteExpiresAt ?? null };
 }
 
-/** A 422 or 409 from the service becomes field errors when it names fields, else a message on the page. */
-function formFailure(err: unknown): { errors: FieldErrors; pageError?: string } | null {
-  if (!isFormError(err)) return null;
+/** A 422 or 409 becomes field errors when it names fields, else a message on the page. */
+function formFailure(err: HttpError): { errors: FieldErrors; pageError?: string } {
   const details = err.details;
   if (details && typeof details === 'object' && !Array.isArray(details)) return { errors: details as FieldErrors };
   return { errors: {}, pageError: err.message };
@@ -47,7 +47,7 @@ function renderEdit(reply: FastifyReply, target: IUser, data: Record<string, unk
 }
 
 /** Instance administration of user accounts. Everything here answers 404 to non-admins. */
-export default async function usersRoutes(fastify: FastifyInstance, opts: { publicUrl?: string }) {
+const usersRoutes: FastifyPluginAsyncTypebox<{ publicUrl?: string }> = async (fastify, opts) => {
   fastify.get('/admin/users', async (request, reply) => {
     request.requireInstanceAdmin();
     const users = await request.services.users.users.list();
@@ -59,20 +59,15 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
     return reply.render('admin/new-user', { title: 'New user' });
   });
 
-  fastify.post('/admin/users', { schema: { body: FormBody } }, async (request, reply) => {
+  const createErrors = formErrors({ body: FormBody }, {
+    render: (request, reply, err) => reply.render('admin/new-user', { title: 'New user', values: request.body, ...formFailure(err) }, 422),
+  });
+
+  fastify.post('/admin/users', { schema: { body: FormBody }, config: { formErrors: createErrors } }, async (request, reply) => {
     request.requireInstanceAdmin();
     const form = parseForm(UserCreateForm, request.body);
-    const values = request.body as Record<string, unknown>;
-    if (!form.ok) return reply.render('admin/new-user', { title: 'New user', errors: form.errors, values }, 422);
-    let created: Awaited<ReturnType<typeof request.services.users.create>>;
-    try {
-      created = await request.services.users.create({ ...form.value, isAdmin: Boolean(form.value.isAdmin) });
-    } catch (err) {
-      const failure = formFailure(err);
-      if (!failure) throw err;
-      return reply.render('admin/new-user', { title: 'New user', values, ...failure }, 422);
-    }
-    const { user, inviteToken } = created;
+    if (!form.ok) throw unprocessable('The user is not valid', form.errors);
+    const { user, inviteToken } = await request.services.users.create({ ...form.value, isAdmin: Boolean(form.value.isAdmin) });
     if (inviteToken) {
       // the link is shown on this response only: not in a flash cookie, not in a URL
       return renderEdit(reply, user, { invite: inviteNotice(opts.publicUrl, user, inviteToken), created: true }, 201);
@@ -83,31 +78,35 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
 
   fastify.get('/admin/users/:userId', { schema: { params: UserParams } }, async (request, reply) => {
     request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     return renderEdit(reply, await request.services.users.get(userId));
   });
 
-  fastify.post('/admin/users/:userId', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
-    const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
-    const target = await request.services.users.get(userId);
-    const values = request.body as Record<string, unknown>;
-    const form = parseForm(UserUpdateForm, request.body);
-    if (!form.ok) return renderEdit(reply, target, { errors: form.errors, values }, 422);
-    try {
-      await request.services.users.update(userId, { name: form.value.name, isAdmin: Boolean(form.value.isAdmin) }, actor);
-    } catch (err) {
+  const UserFormSchema = { params: UserParams, body: FormBody };
+  const updateErrors = formErrors(UserFormSchema, {
+    render: async (request, reply, err) => renderEdit(reply, await request.services.users.get(request.params.userId), { values: request.body, ...formFailure(err) }, 422),
+  });
+  const activeErrors = formErrors(UserFormSchema, {
+    render: async (request, reply, err) => {
       const failure = formFailure(err);
-      if (!failure) throw err;
-      return renderEdit(reply, target, { values, ...failure }, 422);
-    }
+      return renderEdit(reply, await request.services.users.get(request.params.userId), { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
+    },
+  });
+
+  fastify.post('/admin/users/:userId', { schema: UserFormSchema, config: { formErrors: updateErrors } }, async (request, reply) => {
+    const actor = request.requireInstanceAdmin();
+    const { userId } = request.params;
+    await request.services.users.get(userId); // 404 before the form is read
+    const form = parseForm(UserUpdateForm, request.body);
+    if (!form.ok) throw unprocessable('The user is not valid', form.errors);
+    await request.services.users.update(userId, { name: form.value.name, isAdmin: Boolean(form.value.isAdmin) }, actor);
     reply.flash('success', 'Changes saved.');
     return reply.redirect(`/admin/users/${userId}`, 303);
   });
 
   fastify.post('/admin/users/:userId/password', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
     const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     const target = await request.services.users.get(userId);
     // your own password changes on /account, which asks for the current one
     if (target.id === actor.id) return renderEdit(reply, target, { pageError: 'Change your own password on your account page.' }, 422);
@@ -121,27 +120,23 @@ export default async function usersRoutes(fastify: FastifyInstance, opts: { publ
     return reply.redirect(`/admin/users/${userId}`, 303);
   });
 
-  fastify.post('/admin/users/:userId/deactivation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/admin/users/:userId/deactivation', { schema: UserFormSchema, config: { formErrors: activeErrors } }, async (request, reply) => {
     return setActive(request, reply, false);
   });
 
-  fastify.post('/admin/users/:userId/activation', { schema: { params: UserParams, body: FormBody } }, async (request, reply) => {
+  fastify.post('/admin/users/:userId/activation', { schema: UserFormSchema, config: { formErrors: activeErrors } }, async (request, reply) => {
     return setActive(request, reply, true);
   });
 
-  async function setActive(request: FastifyRequest, reply: FastifyReply, active: boolean) {
+  async function setActive(request: FastifyRequest<{ Params: { userId: number } }>, reply: FastifyReply, active: boolean) {
     const actor = request.requireInstanceAdmin();
-    const { userId } = request.params as { userId: number };
+    const { userId } = request.params;
     const target = await request.services.users.get(userId);
-    try {
-      await request.services.users.setActive(userId, active, actor);
-    } catch (err) {
-      const failure = formFailure(err);
-      if (!failure) throw err;
-      return renderEdit(reply, target, { pageError: failure.pageError ?? Object.values(failure.errors)[0] }, 422);
-    }
+    await request.services.users.setActive(userId, active, actor);
     await keepSignedIn(request, actor, target);
     reply.flash('success', active ? `${target.name} is active again and can sign in.` : `${target.name} is deactivated and has been signed out.`);
     return reply.redirect(`/admin/users/${userId}`, 303);
   }
-}
+};
+
+export default usersRoutes;
