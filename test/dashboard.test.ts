@@ -189,9 +189,9 @@ describe('Project dashboard', () => {
 
   it('health: oldest pool task per stage, expiring leases, open issues, failed deliveries, running jobs', async () => {
     const { health } = await stats();
-    expect(health.oldestInPool[0]).toMatchObject({ stageName: 'Label', pool: 5, taskId: oldestPoolTask });
+    expect(health.oldestInPool[0]).toMatchObject({ stage: { id: stage.Label, name: 'Label' }, pool: 5, taskId: oldestPoolTask });
     expect(Date.now() - Date.parse(health.oldestInPool[0].waitingSince)).toBeGreaterThan(4.9 * 86_400_000);
-    expect(health.oldestInPool[1]).toMatchObject({ stageName: 'Review_1', pool: 2 });
+    expect(health.oldestInPool[1]).toMatchObject({ stage: { id: stage.Review_1, name: 'Review_1' }, pool: 2 });
     expect(health.oldestInPool).toHaveLength(2);
     expect(health.leasesExpiringNextHour).toBe(1);
     expect(health.openIssues).toBe(1);

@@ -1667,8 +1667,7 @@ export interface components {
             }[];
             health: {
                 oldestInPool: {
-                    stageId: number;
-                    stageName: string;
+                    stage: components["schemas"]["StageRef"];
                     pool: number;
                     taskId: number | null;
                     waitingSince: string | null;

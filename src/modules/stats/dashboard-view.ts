@@ -232,7 +232,7 @@ export function dashboardView(stats: ProjectStatsBody, o: DashboardOptions) {
     pools: h.oldestInPool.map((p) => ({
       ...p,
       waitedSeconds: p.waitingSince ? Math.max(0, Math.floor((Date.parse(stats.computedAt) - Date.parse(p.waitingSince)) / 1000)) : null,
-      poolHref: tasksHref({ stageIds: [p.stageId], statuses: ['unassigned'], held: false }),
+      poolHref: tasksHref({ stageIds: [p.stage.id], statuses: ['unassigned'], held: false }),
       taskHref: p.taskId ? `${base}/tasks/${p.taskId}` : null,
     })),
     items: [

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { TASK_STATES } from '../tasks/task.entity.ts';
-import { Nullable } from '../system/api.schemas.ts';
+import { Nullable, StageRef } from '../system/api.schemas.ts';
 
 /** The dashboard's time ranges in days (`?range=`); 30 when absent. */
 export const STAT_RANGES = [7, 30, 90] as const;
@@ -70,7 +70,7 @@ const RunningJob = Type.Object({
 
 export const ProjectHealth = Type.Object({
   oldestInPool: Type.Array(Type.Object({
-    stageId: Type.Integer(), stageName: Type.String(), pool: Count,
+    stage: StageRef, pool: Count,
     taskId: Nullable(Type.Integer()), waitingSince: Nullable(Type.String({ format: 'date-time', description: 'last activity of the task that waits longest' })),
   })),
   leasesExpiringNextHour: Count,

@@ -185,7 +185,7 @@ export class StatsService {
           taskId = g.oldestPoolTaskId;
         }
       }
-      oldestInPool.push({ stageId: s.id, stageName: s.name, pool, taskId, waitingSince: oldest?.toISOString() ?? null });
+      oldestInPool.push({ stage: { id: s.id, name: s.name }, pool, taskId, waitingSince: oldest?.toISOString() ?? null });
     }
     const running = await this.repo.running(projectId);
     const pick = (kind: string) => running.filter((r) => r.kind === kind).map(({ id, label, status, done, total }) => ({ id, label, status, done, total }));
