@@ -9,6 +9,7 @@ import { AssignmentKind, BulkResult, errorResponses, MAX_TASK_IDS, Nullable, Ope
 import { ASSIGNMENT_STATUSES } from '../assignments/assignment.entity.ts';
 import { normalizeEmail } from '../users/user.repository.ts';
 import { parseTaskFilter, stageNamesToIds } from '../selection/task-filter.ts';
+import { findStage } from '../stages/stage-ref.ts';
 
 const ListOf = Type.Union([Type.String(), Type.Array(Type.String())]);
 const ListQuery = Type.Object({
@@ -192,7 +193,7 @@ const tasksApi: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request) => {
     const { taskIds, stage } = request.body;
     const { access } = request;
-    const found = access.stages.find((s) => s.name === String(stage)) ?? access.stages.find((s) => String(s.id) === String(stage));
+    const found = findStage(access.stages, stage);
     if (!found) throw unprocessable('Unknown stage', { stage });
     return bulkOnIds(request, 'send_to_stage', taskIds, { stage: String(found.id) });
   });
