@@ -26,6 +26,7 @@ import { createServices } from '../src/plugins/app/services.ts';
 import { claimSql } from '../src/modules/workflow/claim-sql.ts';
 import { PreparingClient } from '../src/db/prepared-statements.ts';
 import { startServer } from './harness.ts';
+import { JsonClient } from './json-client.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
@@ -100,26 +101,26 @@ async function main() {
     for (const server of servers) await fetch(`${server.url}/api/v1/projects/${project.id}`, { headers: { authorization: `Bearer ${users[0].token}` } });
     started = Date.now();
     const deadline = started + SECONDS * 1000;
+    const cpuBefore = process.cpuUsage();
     await Promise.all(users.map(async (u, i) => {
-      const base = `${servers[i % PROCESSES].url}/api/v1/projects/${project.id}`;
-      const headers = { authorization: `Bearer ${u.token}`, 'content-type': 'application/json' };
+      const http = new JsonClient(`${servers[i % PROCESSES].url}/api/v1/projects/${project.id}`, { authorization: `Bearer ${u.token}` });
       while (Date.now() < deadline) {
         const t0 = performance.now();
-        const res = await fetch(`${base}/stages/Label/next`, { method: 'POST', headers, body: '{}' });
-        const body = (await res.json()) as { items?: { id: number; version: number }[] };
+        const res = await http.post<{ items?: { id: number; version: number }[] }>('/stages/Label/next', {});
         nextMs.push(performance.now() - t0);
         if (!res.ok) { errors++; continue; }
-        const task = body.items?.[0];
+        const task = res.body.items?.[0];
         if (!task) break;
         const previous = owner.get(task.id);
         if (previous === undefined) { owner.set(task.id, i); allocations++; } else if (previous !== i) duplicates++;
         const t1 = performance.now();
-        const done = await fetch(`${base}/tasks/${task.id}/finalization`, { method: 'POST', headers, body: JSON.stringify({ answers: {}, version: task.version }) });
-        await done.arrayBuffer();
+        const done = await http.post(`/tasks/${task.id}/finalization`, { answers: {}, version: task.version });
         finalizeMs.push(performance.now() - t1);
         if (!done.ok) errors++;
       }
+      http.close();
     }));
+    const cpu = process.cpuUsage(cpuBefore);
     const httpSeconds = (Date.now() - started) / 1000;
     await Promise.all(servers.map((x) => x.stop()));
     const dbDuplicatesHttp = Number((await pool.query(
@@ -128,7 +129,7 @@ async function main() {
     nextMs.sort((a, b) => a - b);
     finalizeMs.sort((a, b) => a - b);
     const allocationsPerS = allocations / httpSeconds;
-    say(`HTTP: ${allocations} allocations in ${httpSeconds.toFixed(1)} s = ${allocationsPerS.toFixed(0)}/s; request-next p50 ${percentile(nextMs, 50).toFixed(1)} ms, p95 ${percentile(nextMs, 95).toFixed(1)} ms; finalize p95 ${percentile(finalizeMs, 95).toFixed(1)} ms; errors ${errors}; duplicates seen by clients ${duplicates}, in the database ${dbDuplicatesHttp}`);
+    say(`HTTP: ${allocations} allocations in ${httpSeconds.toFixed(1)} s = ${allocationsPerS.toFixed(0)}/s; request-next p50 ${percentile(nextMs, 50).toFixed(1)} ms, p95 ${percentile(nextMs, 95).toFixed(1)} ms; finalize p95 ${percentile(finalizeMs, 95).toFixed(1)} ms; errors ${errors}; duplicates seen by clients ${duplicates}, in the database ${dbDuplicatesHttp}; the load generator's CPU ${((cpu.user + cpu.system) / 1000 / allocations).toFixed(2)} ms per cycle`);
 
     // ── raw SQL: the same claim statement on C connections ───────────────────────────────────
     const kysely = orm.em.getKysely();

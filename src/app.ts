@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import formbody from '@fastify/formbody';
@@ -191,5 +192,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
       await project.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
     }, { prefix: '/projects/:projectId' });
   });
-  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL });
+  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL, concurrency: config.API_CONCURRENCY ?? availableParallelism() });
 }

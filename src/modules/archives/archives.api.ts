@@ -80,7 +80,7 @@ const archivesApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.get('/archives/:archiveId/download', {
-    config,
+    config: { ...config, transfer: true },
     schema: {
       tags: ['archives'], operationId: 'downloadArchive', summary: 'The archive’s tasks in the upload format (CSV or JSON), ready to upload again', params: ArchiveParams,
       querystring: ArchiveDownloadQuery,

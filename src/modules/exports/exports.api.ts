@@ -73,7 +73,7 @@ const exportsApi: FastifyPluginAsyncTypebox = async (fastify) => {
   });
 
   fastify.get('/exports/:exportId/download', {
-    config,
+    config: { ...config, transfer: true },
     schema: {
       tags: ['exports'], operationId: 'downloadExport', summary: 'The file of a completed export (409 while it runs or once expired)', params: ExportParams,
       produces: ['text/csv', 'application/json', 'application/x-ndjson'],

@@ -11,6 +11,7 @@ import archivesApi from '../archives/archives.api.ts';
 import { TOKEN_REQUIRED, unauthorized } from '../../lib/errors.ts';
 import statsApi from '../stats/stats.api.ts';
 import { refuseOtherMediaTypes } from './api-media-types.ts';
+import { limitApiConcurrency } from '../../plugins/app/api-concurrency.ts';
 import projectSetupApi, { projectCreationApi } from '../projects/project-setup.api.ts';
 import stagesApi from '../stages/stages.api.ts';
 import membersApi from '../members/members.api.ts';
@@ -18,7 +19,8 @@ import webhookApi from '../deliveries/webhook.api.ts';
 import usersApi from '../users/users.api.ts';
 
 /** /api/v1: bearer-token JSON API. Every route here needs a token. */
-const apiRoutes: FastifyPluginAsyncTypebox<{ maxUploadBytes: number; publicUrl?: string }> = async (fastify, opts) => {
+const apiRoutes: FastifyPluginAsyncTypebox<{ maxUploadBytes: number; publicUrl?: string; concurrency: number }> = async (fastify, opts) => {
+  limitApiConcurrency(fastify, opts.concurrency);
   fastify.addHook('onRequest', async (request) => {
     // routes with tokenAccess authenticate in their own first statement (same answer when the token is bad)
     if (!request.user && !request.routeOptions.config.tokenAccess) throw unauthorized(TOKEN_REQUIRED);

@@ -12,7 +12,7 @@ const uploadsApi: FastifyPluginAsyncTypebox<{ maxFileBytes: number }> = async (f
   const config = { role: 'manager' } as const;
 
   fastify.post('/uploads', {
-    config,
+    config: { ...config, transfer: true },
     schema: {
       tags: ['uploads'], operationId: 'createUpload',
       summary: 'Upload a CSV, JSON, JSONL or RedBrick items file of tasks',
