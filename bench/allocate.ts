@@ -8,6 +8,7 @@
  *
  *   npm run bench:allocate
  *   BENCH_TASKS=100000 BENCH_CLIENTS=16 BENCH_SECONDS=10 npm run bench:allocate   # quick run
+ *   BENCH_PG_STATS=1 npm run bench:allocate   # also print the HTTP phase's top statements (pg_stat_statements)
  *
  * With DATABASE_URL set (a superuser URL of any PostgreSQL ≥ 15) a throw-away database is
  * created there; otherwise a throw-away embedded PostgreSQL cluster is started.
@@ -25,13 +26,14 @@ import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
 import { claimSql } from '../src/modules/workflow/claim-sql.ts';
 import { PreparingClient } from '../src/db/prepared-statements.ts';
-import { startServer } from './harness.ts';
+import { printTopStatements, startServer } from './harness.ts';
 import { JsonClient } from './json-client.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const PROCESSES = 2;
+const PG_STATS = process.env.BENCH_PG_STATS === '1';
 const say = (msg: string) => console.log(`[bench] ${msg}`);
 
 function percentile(sorted: number[], p: number): number {
@@ -51,7 +53,10 @@ async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
   // durability settings off: a throw-away cluster; both loops run against the same settings
   const server = new EmbeddedPostgres({
     dir, database: name,
-    settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', autovacuum_naptime: '10s' },
+    settings: {
+      fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', autovacuum_naptime: '10s',
+      ...(PG_STATS ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}),
+    },
   });
   const url = await server.start();
   return { url, stop: async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }); } };
@@ -101,6 +106,7 @@ async function main() {
     for (const server of servers) await fetch(`${server.url}/api/v1/projects/${project.id}`, { headers: { authorization: `Bearer ${users[0].token}` } });
     started = Date.now();
     const deadline = started + SECONDS * 1000;
+    if (PG_STATS) await pool.query('create extension if not exists pg_stat_statements; select pg_stat_statements_reset()');
     const cpuBefore = process.cpuUsage();
     await Promise.all(users.map(async (u, i) => {
       const http = new JsonClient(`${servers[i % PROCESSES].url}/api/v1/projects/${project.id}`, { authorization: `Bearer ${u.token}` });
@@ -122,6 +128,7 @@ async function main() {
     }));
     const cpu = process.cpuUsage(cpuBefore);
     const httpSeconds = (Date.now() - started) / 1000;
+    if (PG_STATS) await printTopStatements(say, pool);
     await Promise.all(servers.map((x) => x.stop()));
     const dbDuplicatesHttp = Number((await pool.query(
       `select count(*) from (select task_id from assignments a join tasks t on t.id = a.task_id where t.project_id = $1 and a.kind = 'auto' group by task_id having count(*) > 1) d`,

@@ -167,3 +167,15 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]) : c.padStart(width[i]))).join('  ');
   return [line(cells[0]), width.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
+
+/** Where the database's time went (BENCH_PG_STATS=1): the statements by total execution time, from pg_stat_statements. */
+export async function printTopStatements(say: (msg: string) => void, db: { query: pg.Client['query'] }) {
+  await db.query('create extension if not exists pg_stat_statements');
+  const { rows } = await db.query(
+    `select calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2) as mean_ms, rows,
+            regexp_replace(left(query, 160), '\\s+', ' ', 'g') as query
+       from pg_stat_statements order by total_exec_time desc limit 12`,
+  );
+  say('top statements (pg_stat_statements):');
+  for (const r of rows) say(`  ${String(r.total_ms).padStart(7)} ms  ${String(r.calls).padStart(5)} calls  ${r.query}`);
+}

@@ -21,7 +21,7 @@ import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
-import { HttpClient, percentile, round1, startServer } from './harness.ts';
+import { HttpClient, percentile, printTopStatements, round1, startServer } from './harness.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 /** Requests per list view right after the upload (the first ones count: that is the point). */
@@ -151,7 +151,7 @@ async function main() {
     say(`  of which the job processing the stored file: ${job.s.toFixed(1)} s (${Math.round(ROWS / job.s).toLocaleString('en-US')} rows/s)`);
     if (upload.status !== 'completed' || upload.rows_succeeded !== ROWS) throw new Error(`unexpected result: ${JSON.stringify(upload)}`);
 
-    if (pgStats) await printTopStatements(db);
+    if (pgStats) await printTopStatements(say, db);
 
     // 2. the list over the new tasks, at once: no settling time for autovacuum
     const listMs = new Map<string, number[]>(views.map((v) => [v.name, []]));
@@ -191,18 +191,6 @@ async function main() {
     await postgres.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** Where the database's time went during the upload: the statements by total execution time. */
-async function printTopStatements(db: pg.Client) {
-  await db.query('create extension if not exists pg_stat_statements');
-  const { rows } = await db.query(
-    `select calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2) as mean_ms, rows,
-            regexp_replace(left(query, 160), '\\s+', ' ', 'g') as query
-       from pg_stat_statements order by total_exec_time desc limit 12`,
-  );
-  say('top statements (pg_stat_statements):');
-  for (const r of rows) say(`  ${String(r.total_ms).padStart(7)} ms  ${String(r.calls).padStart(5)} calls  ${r.query}`);
 }
 
 main().catch((err) => {

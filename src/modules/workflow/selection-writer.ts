@@ -37,6 +37,9 @@ export interface SelectionTransition {
  */
 export const CHUNK_SIZE = 50_000;
 
+/** The sort memory of a chunk's transaction: its selection of up to CHUNK_SIZE rows is sorted in memory. */
+export const CHUNK_WORK_MEM = '64MB';
+
 /**
  * A chunked transition walks its selection in this many lanes side by side (task id modulo
  * LANES), each on its own connection: a single UPDATE uses one core, and most of a transition's
