@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Workflow } from '../src/modules/workflow/workflow.ts';
 import { createAdmin, createTestApp, createUser, csrfFrom, loggedIn, type Agent, type TestApp } from './helpers/app.ts';
 
 type Fields = Record<string, string | number | (string | number)[]>;
@@ -280,18 +282,34 @@ describe('Bulk actions on the task list', () => {
       expect(page.text).not.toContain('http-equiv="refresh"');
     });
 
-    it('a retried job resumes each lane after its last committed chunk', async () => {
+    it('a retried job resumes each lane after its last committed chunk and stops at its end', async () => {
+      // lane 0 is big-1…big-3000 and has done up to big-1500, lane 1 is the rest and has done up to big-4500
       const [op] = await t.sql<{ id: string }>(
-        `insert into bulk_operations (project_id, action, params, selection, status, total, processed, changed, resume_after, created_by_id)
-         values ($1, 'unhold', '{}', $2, 'running', 6000, 3000, 3000,
-                 (select array[id, id] from tasks where project_id = $1 and name = 'big-3000'), $3) returning id`,
+        `insert into bulk_operations (project_id, action, params, selection, status, total, processed, changed, resume_after, lane_ends, created_by_id)
+         select $1, 'unhold', '{}', $2, 'running', 6000, 3000, 3000,
+                array[(select id from tasks where project_id = $1 and name = 'big-1500'), (select id from tasks where project_id = $1 and name = 'big-4500')],
+                array[(select id from tasks where project_id = $1 and name = 'big-3000'), ${Number.MAX_SAFE_INTEGER}],
+                $3
+         returning id`,
         [projectId, JSON.stringify({ filter: 'batch=big&batch_match=exact', excluded: [] }), adminId],
       );
       await t.services().bulk.runNow(Number(op.id));
       const [row] = await t.sql<Record<string, any>>('select * from bulk_operations where id = $1', [op.id]);
       expect(row).toMatchObject({ status: 'completed', processed: 6000, changed: 6000 });
-      // only the second half was touched by this run
-      expect((await t.sql(`select count(*)::int as n from tasks where project_id = $1 and client_batch_id = 'big' and held`, [projectId]))[0]).toEqual({ n: 3000 });
+      // (the earlier tests left all 6,000 held) this run released exactly the tasks after each
+      // lane's resume point, up to its end
+      const released = await t.sql<{ n: number }>(`select split_part(name, '-', 2)::int as n from tasks where project_id = $1 and client_batch_id = 'big' and not held order by 1`, [projectId]);
+      const expected = [...Array.from({ length: 1500 }, (_, i) => 1501 + i), ...Array.from({ length: 1500 }, (_, i) => 4501 + i)];
+      expect(released.map((r) => r.n)).toEqual(expected);
+    });
+
+    it('draws two lanes of about as many tasks each, contiguous in task id', async () => {
+      const lanes = await new Workflow(t.app.orm.em.fork()).splitIntoLanes(sql`t.project_id = ${projectId} and t.client_batch_id = 'big'`);
+      const [big] = await t.sql<{ first: string; middle: string }>(
+        `select min(id) as first, (array_agg(id order by id))[3000] as middle from tasks where project_id = $1 and client_batch_id = 'big'`, [projectId]);
+      expect(lanes).toEqual([{ afterId: 0, upTo: Number(big.middle) }, { afterId: Number(big.middle), upTo: Number.MAX_SAFE_INTEGER }]);
+      const none = await new Workflow(t.app.orm.em.fork()).splitIntoLanes(sql`t.project_id = ${projectId} and t.client_batch_id = 'no such batch'`);
+      expect(none).toEqual([{ afterId: 0, upTo: Number.MAX_SAFE_INTEGER }, { afterId: Number.MAX_SAFE_INTEGER, upTo: Number.MAX_SAFE_INTEGER }]);
     });
 
     it('two runners of one job (a worker thought dead that was not) change and count every task once', async () => {

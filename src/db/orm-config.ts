@@ -4,6 +4,7 @@ import { PreparingClient } from './prepared-statements.ts';
 import { Migration20261203000000_initial } from '../../migrations/Migration20261203000000_initial.ts';
 import { Migration20261203120000_feed_receipts } from '../../migrations/Migration20261203120000_feed_receipts.ts';
 import { Migration20261203160000_bulk_lanes } from '../../migrations/Migration20261203160000_bulk_lanes.ts';
+import { Migration20261204120000_bulk_lane_ranges } from '../../migrations/Migration20261204120000_bulk_lane_ranges.ts';
 import { AnswerSet } from '../modules/answers/answer-set.entity.ts';
 import { ApiToken } from '../modules/api-tokens/api-token.entity.ts';
 import { Archive } from '../modules/archives/archive.entity.ts';
@@ -30,6 +31,7 @@ const migrationsList = [
   { name: 'Migration20261203000000_initial', class: Migration20261203000000_initial },
   { name: 'Migration20261203120000_feed_receipts', class: Migration20261203120000_feed_receipts },
   { name: 'Migration20261203160000_bulk_lanes', class: Migration20261203160000_bulk_lanes },
+  { name: 'Migration20261204120000_bulk_lane_ranges', class: Migration20261204120000_bulk_lane_ranges },
 ];
 
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {

@@ -4,7 +4,7 @@ import { stringify } from 'csv-stringify/sync';
 import { sql } from 'kysely';
 import { notFound } from '../../lib/errors.ts';
 import { paged, type Paged } from '../../lib/pagination.ts';
-import { CHUNK_SIZE, LANES } from '../workflow/selection-writer.ts';
+import { CHUNK_SIZE } from '../workflow/selection-writer.ts';
 import { archiveTransition } from '../workflow/selection-transitions.ts';
 import { Workflow } from '../workflow/workflow.ts';
 import type { ProjectAccess } from '../projects/project-access.ts';
@@ -110,7 +110,9 @@ export class ArchivesService {
       const archiveId = await this.repo.openForRun(project.id, run, reason);
       const where = sql`t.project_id = ${project.id} and t.archive_id is null and t.last_activity_at < ${cutoff}`;
       let archived = 0;
-      await new Workflow(this.em).applyInChunks(archiveTransition(archiveId, reason), where, { projectId: project.id, actorId: null, afterIds: Array<number>(LANES).fill(0), limit: CHUNK_SIZE, signal }, async (em, chunk) => {
+      const workflow = new Workflow(this.em);
+      const lanes = await workflow.splitIntoLanes(where);
+      await workflow.applyInChunks(archiveTransition(archiveId, reason), where, { projectId: project.id, actorId: null, lanes, limit: CHUNK_SIZE, signal }, async (em, chunk) => {
         await new ArchivesRepository(em).addTasks(archiveId, chunk.changed);
         archived += chunk.changed;
       });

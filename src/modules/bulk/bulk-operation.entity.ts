@@ -16,7 +16,7 @@ export const BulkOperation = defineEntity({
     total: p.integer().default(0),
     processed: p.integer().default(0),
     changed: p.integer().default(0),
-    // resume_after (one last task per lane) is read and written by BulkRepository only
+    // resume_after and lane_ends (where each lane resumes and ends) are read and written by BulkRepository only
     skipped: p.json<Record<string, number>>().onCreate(() => ({})),
     errorMessage: p.text().nullable(),
     createdBy: () => p.manyToOne(User).nullable().deleteRule('set null'),

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql, type RawBuilder } from 'kysely';
-import type { ChunkResult } from '../workflow/selection-writer.ts';
+import type { ChunkResult, LaneRange } from '../workflow/selection-writer.ts';
 
 export class BulkRepository {
   constructor(private readonly em: EntityManager) {}
@@ -12,10 +12,24 @@ export class BulkRepository {
     return rows[0].n;
   }
 
-  /** Where each lane of an operation resumes (the last task it did; 0 before its first chunk). */
-  async resumePoints(operationId: number): Promise<number[]> {
-    const { rows } = await sql<{ ids: string[] }>`select resume_after::text[] as ids from bulk_operations where id = ${operationId}`.execute(this.em.getKysely());
-    return rows[0].ids.map(Number);
+  /** The operation's lanes: where each resumes (its last task done) and ends; null before they are drawn. */
+  async lanes(operationId: number): Promise<LaneRange[] | null> {
+    const { rows } = await sql<{ after: string[]; ends: string[] | null }>`
+      select resume_after::text[] as after, lane_ends::text[] as ends from bulk_operations where id = ${operationId}`.execute(this.em.getKysely());
+    const { after, ends } = rows[0];
+    return ends ? after.map((a, lane) => ({ afterId: Number(a), upTo: Number(ends[lane]) })) : null;
+  }
+
+  /**
+   * Draws the lanes of an operation that has not started any: false when another runner drew
+   * them first (the caller reads theirs).
+   */
+  async startLanes(operationId: number, lanes: LaneRange[]): Promise<boolean> {
+    const { rows } = await sql`
+      update bulk_operations set resume_after = ${lanes.map((l) => l.afterId)}::bigint[], lane_ends = ${lanes.map((l) => l.upTo)}::bigint[]
+      where id = ${operationId} and lane_ends is null and processed = 0
+      returning id`.execute(this.em.getKysely());
+    return rows.length === 1;
   }
 
   /**

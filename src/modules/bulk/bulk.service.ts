@@ -13,7 +13,7 @@ import { BulkOperation, type IBulkOperation } from './bulk-operation.entity.ts';
 import { BulkRepository } from './bulk.repository.ts';
 import { ArchivesRepository } from '../archives/archives.repository.ts';
 import { selectionTransition, type SelectionTransitionId, type TransitionContext } from '../workflow/selection-transitions.ts';
-import { CHUNK_SIZE, type PriorityItem } from '../workflow/selection-writer.ts';
+import { CHUNK_SIZE, type LaneRange, type PriorityItem } from '../workflow/selection-writer.ts';
 import { Workflow } from '../workflow/workflow.ts';
 
 /** Selections up to this size run in the request; larger ones run as a job with progress. */
@@ -141,8 +141,10 @@ export class BulkService {
     const archiveId = action.id === 'archive' ? Number(op.params.archiveId) : undefined;
     const transition = selectionTransition(transitionOf(action), params, { ...context, archiveId });
     // progress lives on the row (committed with each chunk); `op` is only read from here on
-    const chunks = { projectId: access.project.id, actorId: actor.id, afterIds: await this.repo.resumePoints(op.id), limit: CHUNK_SIZE, signal };
-    await new Workflow(this.em, this.boss).applyInChunks(transition, where, chunks, async (em, chunk, lane, afterId) => {
+    const workflow = new Workflow(this.em, this.boss);
+    const lanes = await this.lanesOf(op.id, () => workflow.splitIntoLanes(where));
+    const chunks = { projectId: access.project.id, actorId: actor.id, lanes, limit: CHUNK_SIZE, signal };
+    await workflow.applyInChunks(transition, where, chunks, async (em, chunk, lane, afterId) => {
       if (!(await new BulkRepository(em).recordChunk(op.id, lane, afterId, chunk))) {
         throw new Error(`bulk operation ${op.id} moved on under this runner; its chunk after task ${afterId} (lane ${lane}) is undone`);
       }
@@ -150,6 +152,18 @@ export class BulkService {
     });
     if (archiveId) await new ArchivesRepository(this.em).dropIfEmpty(archiveId);
     await this.finish(operationId, 'completed');
+  }
+
+  /** The operation's lanes, drawn over its selection on its first run (the same on every retry). */
+  private async lanesOf(operationId: number, draw: () => Promise<LaneRange[]>): Promise<LaneRange[]> {
+    const drawn = await this.repo.lanes(operationId);
+    if (drawn) return drawn;
+    if (!(await this.repo.startLanes(operationId, await draw()))) {
+      const theirs = await this.repo.lanes(operationId);
+      if (theirs) return theirs; // another runner drew them first
+      throw new Error(`bulk operation ${operationId} has progress but no lanes: it cannot resume`);
+    }
+    return (await this.repo.lanes(operationId))!;
   }
 
   /** Whether a running operation's job was interrupted and waits to resume. */
@@ -167,7 +181,8 @@ export class BulkService {
   async reopen(operationId: number): Promise<void> {
     await sql`update bulk_operations set error_message = null, finished_at = null,
                 status = case when processed > 0 or total > 0 or params ? 'archiveId' then 'running' else 'queued' end
-              where id = ${operationId} and status = 'failed'`.execute(this.em.getKysely());
+              -- one stopped by the upgrade to lanes by id range cannot resume its lanes by id modulo
+              where id = ${operationId} and status = 'failed' and (lane_ends is not null or processed = 0)`.execute(this.em.getKysely());
   }
 
   private async finish(operationId: number, status: 'completed' | 'failed', errorMessage: string | null = null): Promise<void> {

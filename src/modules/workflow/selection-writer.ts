@@ -41,11 +41,23 @@ export const CHUNK_SIZE = 50_000;
 export const CHUNK_WORK_MEM = '64MB';
 
 /**
- * A chunked transition walks its selection in this many lanes side by side (task id modulo
- * LANES), each on its own connection: a single UPDATE uses one core, and most of a transition's
- * time is PostgreSQL maintaining the indexes of the rows it changes. The lanes lock disjoint tasks.
+ * A chunked transition walks its selection in this many lanes side by side, each on its own
+ * connection: a single UPDATE uses one core, and most of a transition's time is PostgreSQL
+ * maintaining the indexes of the rows it changes. Each lane is one contiguous range of task ids
+ * (about as many selected tasks in each): lanes that interleave (id modulo 2) fight over every
+ * heap and index page they share. Measured on 100,000 priority changes among 1,000,000 tasks:
+ * one statement 4.4–7.1 s, two lanes by id modulo 4.5 s, two lanes by id range 3.1–3.2 s.
  */
 export const LANES = 2;
+
+/** Task ids above any real one: the end of the last lane. */
+export const NO_END = Number.MAX_SAFE_INTEGER;
+
+/** One lane of a chunked walk: the tasks with `afterId < id <= upTo`, resumed after `afterId`. */
+export interface LaneRange {
+  afterId: number;
+  upTo: number;
+}
 
 export interface ChunkResult {
   /** tasks looked at */
@@ -65,8 +77,8 @@ export interface ChunkOptions {
   afterId?: number;
   /** at most this many tasks, in id order */
   limit?: number;
-  /** only the tasks of this lane of a chunked walk (id modulo LANES) */
-  lane?: number;
+  /** only tasks with an id up to this one (the end of a lane of a chunked walk) */
+  upTo?: number;
 }
 
 /** Columns of the locked selection every action can read. */
@@ -97,7 +109,7 @@ export class SelectionWriter {
       from tasks t
       join stages st on st.id = t.stage_id
       left join users u on u.id = t.assignee_id
-      where ${where} and t.id > ${opts.afterId ?? 0} ${opts.lane === undefined ? sql`` : sql`and t.id % ${sql.lit(LANES)} = ${sql.lit(opts.lane)}`}
+      where ${where} and t.id > ${opts.afterId ?? 0} ${opts.upTo === undefined ? sql`` : sql`and t.id <= ${opts.upTo}`}
       order by t.id
       ${opts.limit ? sql`limit ${opts.limit}` : sql``}
       for update of t`;

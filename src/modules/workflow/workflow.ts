@@ -9,7 +9,7 @@ import { finalizeSql, type FinalizeArgs, type FinalizeRow } from './finalize-sql
 import { deliveryStatusOnCompletion, queueDeliveries } from './completion.ts';
 import { preAssignee } from './pre-assign-sql.ts';
 import { lockStageForEntry } from './stage-lock.ts';
-import { CHUNK_WORK_MEM, LANES, SelectionWriter, type ChunkOptions, type ChunkResult, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
+import { CHUNK_WORK_MEM, LANES, NO_END, SelectionWriter, type ChunkOptions, type ChunkResult, type LaneRange, type PriorityItem, type SelectionTransition } from './selection-writer.ts';
 
 /** The task a single-task transition acts on: locked by the caller, with its open assignment. */
 export interface HeldTask {
@@ -76,31 +76,45 @@ export class Workflow {
   }
 
   /**
-   * Applies a selection transition chunk by chunk in id order, in LANES lanes side by side (each
-   * on its own connection, over the tasks whose id modulo LANES is its number). Each chunk commits
-   * in its own transaction together with whatever `onChunk` records (progress, counters), so a
-   * crash loses nothing and a re-run resumes each lane after its `afterIds[lane]`, handed to
+   * Splits the tasks matching `where` into LANES contiguous id ranges of about as many tasks each
+   * (one pass over the selection's ids), for `applyInChunks`.
+   */
+  async splitIntoLanes(where: RawBuilder<unknown>): Promise<LaneRange[]> {
+    const fractions = Array.from({ length: LANES - 1 }, (_, i) => (i + 1) / LANES);
+    const { rows } = await sql<{ ends: (string | null)[] | null }>`
+      select percentile_disc(${fractions}::float8[]) within group (order by t.id)::text[] as ends
+      from tasks t where ${where}`.execute(this.db);
+    // no task matches: the first lane covers every id, the others none
+    const ends = [...(rows[0]?.ends ?? fractions.map(() => null)).map((e) => (e === null ? NO_END : Number(e))), NO_END];
+    return ends.map((upTo, lane) => ({ afterId: lane === 0 ? 0 : ends[lane - 1], upTo }));
+  }
+
+  /**
+   * Applies a selection transition chunk by chunk in id order, in lanes side by side (each on its
+   * own connection, over its own range of task ids, see `splitIntoLanes`). Each chunk commits in
+   * its own transaction together with whatever `onChunk` records (progress, counters), so a crash
+   * loses nothing and a re-run resumes each lane after its `lanes[lane].afterId`, handed to
    * `onChunk` as where the chunk started. A lane that fails lets the others finish their chunk,
    * then the first error is thrown.
    */
   async applyInChunks(
     transition: SelectionTransition,
     where: RawBuilder<unknown>,
-    opts: ChunkOptions & { afterIds: number[]; limit: number; signal?: AbortSignal },
+    opts: Omit<ChunkOptions, 'afterId' | 'upTo'> & { lanes: LaneRange[]; limit: number; signal?: AbortSignal },
     onChunk: (em: EntityManager, chunk: ChunkResult, lane: number, afterId: number) => Promise<void>,
   ): Promise<void> {
-    if (opts.afterIds.length !== LANES) throw new Error(`a chunked walk resumes ${LANES} lanes, not ${opts.afterIds.length}`);
     let failed = false;
     const walk = async (lane: number) => {
-      let afterId = opts.afterIds[lane];
+      let { afterId } = opts.lanes[lane];
+      const { upTo } = opts.lanes[lane];
       const em = this.em.fork();
-      while (!failed) {
+      while (!failed && afterId < upTo) {
         opts.signal?.throwIfAborted();
         const chunk = await em.transactional(async (tx) => {
           // a chunk sorts its selection by id before it locks it: in PostgreSQL's default 4 MB
           // that sort of up to a lane's worth of rows spilled to disk (5 MB for 50,000 archived tasks)
           await tx.getConnection().execute(`set local work_mem = '${CHUNK_WORK_MEM}'`);
-          const applied = await new Workflow(tx, this.boss).applyToSelection(transition, where, { ...opts, afterId, lane });
+          const applied = await new Workflow(tx, this.boss).applyToSelection(transition, where, { ...opts, afterId, upTo });
           if (applied.seen > 0) await onChunk(tx, applied, lane, afterId);
           return applied;
         });
@@ -108,7 +122,7 @@ export class Workflow {
         afterId = chunk.lastId;
       }
     };
-    const outcomes = await Promise.allSettled(opts.afterIds.map((_, lane) => walk(lane).catch((err: unknown) => {
+    const outcomes = await Promise.allSettled(opts.lanes.map((_, lane) => walk(lane).catch((err: unknown) => {
       failed = true;
       throw err;
     })));
