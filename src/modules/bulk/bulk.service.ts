@@ -156,14 +156,13 @@ export class BulkService {
 
   /** The operation's lanes, drawn over its selection on its first run (the same on every retry). */
   private async lanesOf(operationId: number, draw: () => Promise<LaneRange[]>): Promise<LaneRange[]> {
-    const drawn = await this.repo.lanes(operationId);
-    if (drawn) return drawn;
-    if (!(await this.repo.startLanes(operationId, await draw()))) {
-      const theirs = await this.repo.lanes(operationId);
-      if (theirs) return theirs; // another runner drew them first
-      throw new Error(`bulk operation ${operationId} has progress but no lanes: it cannot resume`);
-    }
-    return (await this.repo.lanes(operationId))!;
+    const stored = await this.repo.lanes(operationId);
+    if (stored) return stored;
+    const lanes = await draw();
+    if (await this.repo.startLanes(operationId, lanes)) return lanes;
+    const theirs = await this.repo.lanes(operationId); // another runner drew them first
+    if (theirs) return theirs;
+    throw new Error(`bulk operation ${operationId} has progress but no lanes: it cannot resume`);
   }
 
   /** Whether a running operation's job was interrupted and waits to resume. */
