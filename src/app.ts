@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { POOL_SIZE } from './db/orm-config.ts';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import formbody from '@fastify/formbody';
@@ -192,5 +193,13 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions) {
       await project.register(uploadsRoutes, { maxFileBytes: config.UPLOAD_MAX_BYTES });
     }, { prefix: '/projects/:projectId' });
   });
-  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL, concurrency: config.API_CONCURRENCY ?? availableParallelism() });
+  await fastify.register(apiRoutes, { prefix: '/api/v1', maxUploadBytes: config.UPLOAD_MAX_BYTES, publicUrl: config.PUBLIC_URL, concurrency: config.API_CONCURRENCY ?? defaultApiConcurrency() });
+}
+
+/**
+ * One API request at a time per core, and never so many that the pool has no connection left for
+ * pages and jobs (a bulk job's two lanes, an upload, an export).
+ */
+function defaultApiConcurrency(): number {
+  return Math.max(1, Math.min(availableParallelism(), POOL_SIZE - 4));
 }

@@ -32,7 +32,7 @@ const ConfigSchema = Type.Object({
   EXPORT_RETENTION_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 7 }),
   /** Largest upload file accepted, in bytes (default 1 GiB); larger ones answer 413. */
   UPLOAD_MAX_BYTES: Type.Integer({ minimum: 1, default: 1024 * 1024 * 1024 }),
-  /** API requests this process runs at once (the others wait their turn); default: its CPU cores. */
+  /** API requests this process runs at once (the others wait their turn); default: its CPU cores, at most 6. */
   API_CONCURRENCY: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
 });
 

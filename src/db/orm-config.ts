@@ -34,13 +34,16 @@ const migrationsList = [
   { name: 'Migration20261204120000_bulk_lane_ranges', class: Migration20261204120000_bulk_lane_ranges },
 ];
 
+/** Connections of a process's database pool. */
+export const POOL_SIZE = 10;
+
 export function ormConfig(databaseUrl: string, overrides: Partial<Options> = {}): Options {
   return defineConfig({
     clientUrl: databaseUrl,
     entities,
     extensions: [Migrator],
     migrations: { migrationsList, transactional: true, allOrNothing: true, silent: true, snapshot: false },
-    pool: { min: 0, max: 10 },
+    pool: { min: 0, max: POOL_SIZE },
     driverOptions: { Client: PreparingClient },
     // entity data is validated at the edges (TypeBox); the database enforces the rest
     forceUtcTimezone: true,
