@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -159,7 +159,7 @@ export class EmbeddedPostgres {
         '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C', '--no-instructions',
       ]);
     } finally {
-      writeFileSync(pwFile, '');
+      rmSync(pwFile, { force: true });
     }
   }
 
