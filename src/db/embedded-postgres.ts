@@ -163,8 +163,7 @@ export class EmbeddedPostgres {
     }
   }
 
-  /** Port of a server already running on this cluster, if any (after a crash of the Node process). */
-  /** The port (and socket folder) of a server already running on the cluster, from its postmaster.pid. */
+  /** The port (and socket folder) of a server already running on the cluster (after a crash of the Node process), from its postmaster.pid. */
   private async runningServer(): Promise<{ port: number; socketDir: string | undefined } | undefined> {
     const pidFile = join(this.clusterDir, 'postmaster.pid');
     if (!existsSync(pidFile)) return undefined;

@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * The route holds its request for as long as a transfer takes (a streamed upload or download)
-     * and does no database work meanwhile: it is not counted against API_CONCURRENCY.
+     * The route holds its request for as long as a transfer takes (a streamed upload or download,
+     * paced by the client's network): it is not counted against API_CONCURRENCY, or a few slow
+     * transfers would hold every turn.
      */
     transfer?: boolean;
   }
