@@ -184,6 +184,38 @@ describe('Delivery', () => {
     expect(await t.sql(`select kind, note from task_events where task_id = $1 and kind = 'delivery_failed'`, [id2])).toEqual([{ kind: 'delivery_failed', note: expect.stringMatching(/302/) }]);
   });
 
+  it('the Delivery page shows a new signing secret once, to the admin who made it', async () => {
+    const projectId = await project('Secret once');
+    const page = `/projects/${projectId}/delivery`;
+    const ada = await loggedIn(t, 'admin@example.org');
+    const secretOn = (html: string) => /id="wh-secret">([^<]+)</.exec(html)?.[1] ?? null;
+
+    expect((await submitForm(ada, page, page, { url: 'https://hooks.example.org/a', allowedHosts: 'hooks.example.org' })).status).toBe(303);
+    const first = await ada.get(page);
+    const stored = await t.services().deliveries.secret(await access(projectId));
+    expect(stored).toMatch(/^whsec_/);
+    expect(secretOn(first.text)).toBe(stored);
+    expect(first.text).toContain('shown only this once');
+    // the next visit says a secret is set, and never shows it
+    const again = await ada.get(page);
+    expect(secretOn(again.text)).toBeNull();
+    expect(again.text).not.toContain(stored!);
+    expect(again.text).toContain('Generate a new secret');
+
+    // saving other settings keeps the secret and shows nothing
+    expect((await submitForm(ada, page, page, { url: 'https://hooks.example.org/b', allowedHosts: 'hooks.example.org' })).status).toBe(303);
+    expect(secretOn((await ada.get(page)).text)).toBeNull();
+    expect(await t.services().deliveries.secret(await access(projectId))).toBe(stored);
+
+    // a new one replaces it, shown once
+    expect((await submitForm(ada, page, page, { url: 'https://hooks.example.org/b', allowedHosts: 'hooks.example.org', regenerate: 'on' })).status).toBe(303);
+    const rotated = secretOn((await ada.get(page)).text);
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(stored);
+    expect(rotated).toBe(await t.services().deliveries.secret(await access(projectId)));
+    expect(secretOn((await ada.get(page)).text)).toBeNull();
+  });
+
   it('only an instance admin opens the internal network; attempts show a generic failure', async () => {
     const projectId = await project('Internal');
     await createUser(t, 'pia@example.org');

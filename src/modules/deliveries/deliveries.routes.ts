@@ -4,18 +4,31 @@ import { FormBody } from '../../lib/form.ts';
 import { ProjectParams } from '../../lib/params.ts';
 import { formErrors } from '../../plugins/app/form-errors.ts';
 
+declare module '@fastify/secure-session' {
+  interface SessionData {
+    /** a signing secret just made, kept (encrypted, in the cookie) until the Delivery page shows it once */
+    newWebhookSecret?: { projectId: number; secret: string };
+  }
+}
+
 /** The Delivery page: webhook settings (project admins) and the latest attempts. */
 const deliveriesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const page = async (request: FastifyRequest) => {
     const { access } = request;
     const d = request.services.deliveries;
     return { access, project: access.project, section: 'delivery', title: `Delivery · ${access.project.name}`,
-      secret: await d.secret(access), attempts: await d.recentAttempts(access), delivering: await d.deliveringCount(access) };
+      hasSecret: (await d.secret(access)) !== null, attempts: await d.recentAttempts(access), delivering: await d.deliveringCount(access) };
   };
 
   fastify.get('/delivery', { config: { role: 'manager' }, schema: { params: ProjectParams } }, async (request, reply) => {
     const data = await page(request);
-    return reply.render('deliveries/show', { ...data, values: { url: data.project.webhookUrl ?? '', allowedHosts: (data.project.webhookAllowedHosts ?? []).join('\n') } });
+    // a new signing secret is shown once, on the page the save leads to (as the API shows it once)
+    const newSecret = request.session.get('newWebhookSecret');
+    if (newSecret) request.session.set('newWebhookSecret', undefined);
+    return reply.render('deliveries/show', {
+      ...data, newSecret: newSecret?.projectId === data.project.id ? newSecret.secret : null,
+      values: { url: data.project.webhookUrl ?? '', allowedHosts: (data.project.webhookAllowedHosts ?? []).join('\n') },
+    });
   });
 
   const WebhookSchema = { params: ProjectParams, body: FormBody };
@@ -30,7 +43,8 @@ const deliveriesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/delivery', { config: { role: 'admin', formErrors: webhookErrors }, schema: WebhookSchema }, async (request, reply) => {
     const { access, body } = request;
     const values = webhookValues(body);
-    await request.services.deliveries.updateWebhook(access, request.requireUser(), { ...values, regenerateSecret: body.regenerate === 'on' });
+    const { newSecret } = await request.services.deliveries.updateWebhook(access, request.requireUser(), { ...values, regenerateSecret: body.regenerate === 'on' });
+    if (newSecret) request.session.set('newWebhookSecret', { projectId: access.project.id, secret: newSecret });
     reply.flash('success', values.url.trim() ? 'Webhook saved.' : 'Webhook turned off: completed tasks wait for the API feed.');
     return reply.redirect(`/projects/${access.project.id}/delivery`, 303);
   });
