@@ -26,7 +26,7 @@ import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
 import { claimSql } from '../src/modules/workflow/claim-sql.ts';
 import { PreparingClient } from '../src/db/prepared-statements.ts';
-import { printTopStatements, startServer } from './harness.ts';
+import { PG_STATS_SETTINGS, printTopStatements, startServer } from './harness.ts';
 import { JsonClient } from './json-client.ts';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1_000_000);
@@ -55,7 +55,7 @@ async function database(): Promise<{ url: string; stop: () => Promise<void> }> {
     dir, database: name,
     settings: {
       fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300', autovacuum_naptime: '10s',
-      ...(PG_STATS ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {}),
+      ...(PG_STATS ? PG_STATS_SETTINGS : {}),
     },
   });
   const url = await server.start();

@@ -168,6 +168,9 @@ export function table(header: string[], rows: (string | number)[][]): string {
   return [line(cells[0]), width.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
+/** Server settings that make pg_stat_statements record every statement, nested ones too (BENCH_PG_STATS=1). */
+export const PG_STATS_SETTINGS = { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' };
+
 /** Where the database's time went (BENCH_PG_STATS=1): the statements by total execution time, from pg_stat_statements. */
 export async function printTopStatements(say: (msg: string) => void, db: { query: pg.Client['query'] }) {
   await db.query('create extension if not exists pg_stat_statements');

@@ -1,20 +1,19 @@
 /**
  * The clients of `bench:list`'s load (bench/list-under-load.ts), in a worker thread of their own:
  * annotators that request next and finalize through the API in a closed loop, and uploads one
- * after another. Stops on the message 'stop' and answers with its figures (LoadFigures).
+ * after another. Stops on the message 'stop' and answers with what it measured (LoadMeasures). It
+ * imports nothing of the app: the thread only makes requests.
  */
 import { mkdtempSync, openAsBlob, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { percentile, round1 } from './harness.ts';
 import { JsonClient } from './json-client.ts';
-import { UPLOAD_ROWS, type LoadFigures } from './list-under-load.ts';
+import type { LoadMeasures } from './list-under-load.ts';
 
-const { api, annotators, admin } = workerData as { api: string; annotators: string[]; admin: string };
+const { api, annotators, admin, uploadRows } = workerData as { api: string; annotators: string[]; admin: string; uploadRows: number };
 const dir = mkdtempSync(join(tmpdir(), 'tasklane-bench-load-'));
 let running = true;
-let cycles = 0;
 let errors = 0;
 let uploadedRows = 0;
 let uploads = 0;
@@ -23,7 +22,7 @@ const started = performance.now();
 
 function csv(path: string, upload: number) {
   let text = 'name,image,priority,client_batch_id\n';
-  for (let i = 1; i <= UPLOAD_ROWS; i++) text += `load-${upload}-${i},https://images.example.org/load/${upload}/${i}.jpg,${i % 7},load-batch-${upload}\n`;
+  for (let i = 1; i <= uploadRows; i++) text += `load-${upload}-${i},https://images.example.org/load/${upload}/${i}.jpg,${i % 7},load-batch-${upload}\n`;
   writeFileSync(path, text);
 }
 
@@ -39,16 +38,14 @@ async function annotator(token: string) {
     }
     const done = await http.post(`/tasks/${task.id}/finalization`, { answers: {}, version: task.version });
     if (!done.ok) errors++;
-    else {
-      cycles++;
-      cycleMs.push(performance.now() - t0);
-    }
+    else cycleMs.push(performance.now() - t0);
   }
   http.close();
 }
 
 async function uploader() {
   const auth = { authorization: `Bearer ${admin}` };
+  const http = new JsonClient(api, auth);
   while (running) {
     const path = join(dir, `load-${uploads}.csv`);
     csv(path, uploads);
@@ -59,7 +56,7 @@ async function uploader() {
     const { id } = (await res.json()) as { id: number };
     uploads++;
     for (;;) {
-      const status = (await (await fetch(`${api}/uploads/${id}`, { headers: auth })).json()) as { status: string; rows: { succeeded: number } };
+      const { body: status } = await http.get<{ status: string; rows: { succeeded: number } }>(`/uploads/${id}`);
       if (!['queued', 'processing', 'receiving'].includes(status.status)) {
         uploadedRows += status.rows.succeeded;
         break;
@@ -67,6 +64,7 @@ async function uploader() {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
+  http.close();
 }
 
 const clients = [...annotators.map(annotator), uploader()];
@@ -75,6 +73,6 @@ parentPort!.once('message', async () => {
   const seconds = (performance.now() - started) / 1000;
   await Promise.all(clients);
   rmSync(dir, { recursive: true, force: true });
-  const figures: LoadFigures = { cycles, cyclesPerS: Math.round(cycles / seconds), cycleP95Ms: round1(percentile(cycleMs, 95)), errors, uploadedRows, uploads };
-  parentPort!.postMessage(figures);
+  const measures: LoadMeasures = { seconds, cycleMs, errors, uploadedRows, uploads };
+  parentPort!.postMessage(measures);
 });

@@ -11,15 +11,25 @@ import { Worker } from 'node:worker_threads';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
+import { percentile, round1 } from './harness.ts';
 import type { SeededProject } from './seed-tasks.ts';
 
 export const ANNOTATORS = 32;
 /** rows of each upload of the load (one after the other while the views are measured) */
-export const UPLOAD_ROWS = 100_000;
+const UPLOAD_ROWS = 100_000;
 
 export interface Load {
   /** stops the annotators and waits for them; the running upload is left to finish on its own */
   stop(): Promise<LoadFigures>;
+}
+
+/** What the load's thread measured: the time of each finished cycle, and the rest. */
+export interface LoadMeasures {
+  seconds: number;
+  cycleMs: number[];
+  errors: number;
+  uploadedRows: number;
+  uploads: number;
 }
 
 export interface LoadFigures {
@@ -57,7 +67,7 @@ async function tokens(databaseUrl: string, seed: SeededProject) {
 export async function startLoad(baseUrl: string, databaseUrl: string, seed: SeededProject, log: (msg: string) => void): Promise<Load> {
   const keys = await tokens(databaseUrl, seed);
   const worker = new Worker(new URL('./list-load-worker.ts', import.meta.url), {
-    workerData: { api: `${baseUrl}/api/v1/projects/${seed.projectId}`, annotators: keys.annotators, admin: keys.admin },
+    workerData: { api: `${baseUrl}/api/v1/projects/${seed.projectId}`, annotators: keys.annotators, admin: keys.admin, uploadRows: UPLOAD_ROWS },
   });
   const failed = once(worker, 'error');
   // let the load reach its steady state before anything is measured
@@ -65,11 +75,12 @@ export async function startLoad(baseUrl: string, databaseUrl: string, seed: Seed
   log(`load running: ${ANNOTATORS} annotators, uploads of ${UPLOAD_ROWS.toLocaleString('en-US')} rows`);
   return {
     async stop() {
-      const figures = once(worker, 'message') as Promise<[LoadFigures]>;
+      const measured = once(worker, 'message') as Promise<[LoadMeasures]>;
       worker.postMessage('stop');
-      const [result] = await Promise.race([figures, failed.then(([err]) => { throw err; })]);
+      const [m] = await Promise.race([measured, failed.then(([err]) => { throw err; })]);
       await worker.terminate();
-      return result;
+      const cycles = m.cycleMs.length;
+      return { cycles, cyclesPerS: Math.round(cycles / m.seconds), cycleP95Ms: round1(percentile(m.cycleMs, 95)), errors: m.errors, uploadedRows: m.uploadedRows, uploads: m.uploads };
     },
   };
 }

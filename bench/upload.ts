@@ -21,7 +21,7 @@ import { EmbeddedPostgres } from '../src/db/embedded-postgres.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { ormConfig } from '../src/db/orm-config.ts';
 import { createServices } from '../src/plugins/app/services.ts';
-import { HttpClient, percentile, printTopStatements, round1, startServer } from './harness.ts';
+import { HttpClient, PG_STATS_SETTINGS, percentile, printTopStatements, round1, startServer } from './harness.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 /** Requests per list view right after the upload (the first ones count: that is the point). */
@@ -79,7 +79,7 @@ async function main() {
   const pgStats = process.env.BENCH_PG_STATS === '1';
   const postgres = new EmbeddedPostgres({
     dir: join(dir, 'db'), database: 'bench',
-    settings: pgStats ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' } : {},
+    settings: pgStats ? PG_STATS_SETTINGS : {},
   });
   try {
     mkdirSync(join(dir, 'db'), { recursive: true, mode: 0o755 });

@@ -17,7 +17,7 @@ const deliveriesRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     const { access } = request;
     const d = request.services.deliveries;
     return { access, project: access.project, section: 'delivery', title: `Delivery · ${access.project.name}`,
-      hasSecret: (await d.secret(access)) !== null, attempts: await d.recentAttempts(access), delivering: await d.deliveringCount(access) };
+      hasSecret: await d.hasSecret(access), attempts: await d.recentAttempts(access), delivering: await d.deliveringCount(access) };
   };
 
   fastify.get('/delivery', { config: { role: 'manager' }, schema: { params: ProjectParams } }, async (request, reply) => {

@@ -87,11 +87,11 @@ export class DeliveriesService {
     return { newSecret };
   }
 
-  /** The project's webhook secret, for its admins (the receiver needs it to verify signatures). */
-  async secret(access: ProjectAccess): Promise<string | null> {
-    if (!access.canAdminister) return null;
+  /** Whether the project has a webhook secret (for its admins; the secret itself is shown once, when it is made). */
+  async hasSecret(access: ProjectAccess): Promise<boolean> {
+    if (!access.canAdminister) return false;
     const project = await this.em.findOneOrFail(Project, { id: access.project.id }, { fields: ['webhookSecret'] });
-    return project.webhookSecret ?? null;
+    return project.webhookSecret != null;
   }
 
   recentAttempts(access: ProjectAccess): Promise<AttemptRow[]> {

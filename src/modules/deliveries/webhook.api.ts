@@ -28,7 +28,7 @@ const webhookApi: FastifyPluginAsyncTypebox = async (fastify) => {
     },
   }, async (request) => {
     const access = request.access;
-    return toWebhook(access.project, (await request.services.deliveries.secret(access)) !== null);
+    return toWebhook(access.project, await request.services.deliveries.hasSecret(access));
   });
 
   fastify.patch('/webhook', {
@@ -51,7 +51,7 @@ const webhookApi: FastifyPluginAsyncTypebox = async (fastify) => {
       url: request.body.url === undefined ? project.webhookUrl ?? '' : request.body.url ?? '',
       allowedHosts: request.body.allowedHosts ?? project.webhookAllowedHosts ?? [],
     });
-    return { ...toWebhook(project, (await request.services.deliveries.secret(access)) !== null), secret: newSecret };
+    return { ...toWebhook(project, await request.services.deliveries.hasSecret(access)), secret: newSecret };
   });
 
   fastify.post('/webhook/secret-rotation', {
